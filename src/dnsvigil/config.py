@@ -1,0 +1,104 @@
+"""The one settings table, read by the CLI, the API and the docs.
+
+Each setting has a name, a default, an environment variable and a help text; nothing else in the code
+invents a default. A test fails when a setting is not documented in the README.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dnsvigil.errors import UsageError
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One tunable value: its name, default, environment variable and what it does."""
+
+    name: str
+    default: str
+    env: str
+    help: str
+
+    def read(self, override: str | None = None) -> str:
+        """The value in force: an explicit override, else the environment, else the default."""
+        if override is not None:
+            return override
+        return os.environ.get(self.env, self.default)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "home",
+        "./dnsvigil-data",
+        "DNSVIGIL_HOME",
+        "Warehouse directory: Parquet tables and their catalog.",
+    ),
+    Setting(
+        "dns_ports",
+        "53",
+        "DNSVIGIL_DNS_PORTS",
+        "Comma-separated UDP/TCP ports whose traffic is read as DNS from captures.",
+    ),
+    Setting(
+        "chunk_mib",
+        "64",
+        "DNSVIGIL_CHUNK_MIB",
+        "Capture bytes decoded per batch; bounds ingest memory whatever the file size.",
+    ),
+    Setting(
+        "workers",
+        "0",
+        "DNSVIGIL_WORKERS",
+        "Ingest worker processes; 0 means one per CPU core.",
+    ),
+)
+
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+def find_setting(name: str) -> Setting:
+    """The setting called `name`; raise when there is none."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise UsageError(f"unknown setting {name!r}", hint=f"known: {', '.join(_BY_NAME)}") from None
+
+
+def resolve_home(option: str | None) -> Path:
+    """The warehouse directory: `--home`, else `$DNSVIGIL_HOME`, else `./dnsvigil-data`.
+
+    An explicit option wins over the environment, as in every mature command-line tool, so that one
+    command can point elsewhere without unsetting a variable.
+    """
+    return Path(find_setting("home").read(option)).expanduser()
+
+
+def read_int(name: str, override: str | None = None, *, minimum: int = 0) -> int:
+    """A setting read as an integer no smaller than `minimum`, with an error that names it."""
+    setting = find_setting(name)
+    raw = setting.read(override)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UsageError(
+            f"setting {name} ({setting.env}) must be an integer, got {raw!r}", hint=setting.help
+        ) from None
+    if value < minimum:
+        raise UsageError(f"setting {name} ({setting.env}) must be >= {minimum}, got {value}")
+    return value
+
+
+def read_ports(override: str | None = None) -> tuple[int, ...]:
+    """The DNS ports setting as a tuple of port numbers."""
+    setting = find_setting("dns_ports")
+    raw = setting.read(override)
+    try:
+        ports = tuple(int(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise UsageError(f"{setting.env} must list port numbers like '53,5353', got {raw!r}") from None
+    if not ports or any(not 0 < port < 65536 for port in ports):
+        raise UsageError(f"{setting.env} must list port numbers within 1..65535, got {raw!r}")
+    return ports

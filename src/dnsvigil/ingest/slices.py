@@ -1,0 +1,89 @@
+"""`MessageSlices`: DNS messages located in a byte buffer, with the transport facts around each.
+
+Every capture reader (pcap, pcapng, dnstap) produces slices; one compiled DNS decoder turns any slices
+into rows of `dns_messages`. Arrays are column-parallel: element i of each describes message i.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+TRANSPORT_UDP = 17
+TRANSPORT_TCP = 6
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSlices:
+    """Column arrays describing `len(offset)` DNS messages held in `buffer`.
+
+    Attributes:
+        buffer: uint8 bytes that hold every message (other bytes may lie between them).
+        offset: int64 start of each DNS message in `buffer` (after any TCP length prefix).
+        length: int32 length of each DNS message in bytes.
+        ts_ns: int64 capture time, nanoseconds since the Unix epoch, UTC.
+        ip_version: uint8, 4 or 6.
+        src_addr: uint8 array of shape (n, 16); an IPv4 address fills the first 4 bytes, the rest zero.
+        dst_addr: uint8 array of shape (n, 16), laid out as `src_addr`.
+        src_port: uint16 source port.
+        dst_port: uint16 destination port.
+        transport: uint8 IP protocol number, 17 (UDP) or 6 (TCP).
+    """
+
+    buffer: npt.NDArray[np.uint8]
+    offset: npt.NDArray[np.int64]
+    length: npt.NDArray[np.int32]
+    ts_ns: npt.NDArray[np.int64]
+    ip_version: npt.NDArray[np.uint8]
+    src_addr: npt.NDArray[np.uint8]
+    dst_addr: npt.NDArray[np.uint8]
+    src_port: npt.NDArray[np.uint16]
+    dst_port: npt.NDArray[np.uint16]
+    transport: npt.NDArray[np.uint8]
+
+    def __post_init__(self) -> None:
+        count = len(self.offset)
+        for name in ("length", "ts_ns", "ip_version", "src_port", "dst_port", "transport"):
+            if len(getattr(self, name)) != count:
+                raise ValueError(f"MessageSlices.{name} has {len(getattr(self, name))} rows, expected {count}")
+        for name in ("src_addr", "dst_addr"):
+            if getattr(self, name).shape != (count, 16):
+                raise ValueError(f"MessageSlices.{name} must have shape ({count}, 16)")
+
+    def __len__(self) -> int:
+        return len(self.offset)
+
+    @staticmethod
+    def empty() -> MessageSlices:
+        """Slices holding no message."""
+        return MessageSlices(
+            buffer=np.zeros(0, np.uint8),
+            offset=np.zeros(0, np.int64),
+            length=np.zeros(0, np.int32),
+            ts_ns=np.zeros(0, np.int64),
+            ip_version=np.zeros(0, np.uint8),
+            src_addr=np.zeros((0, 16), np.uint8),
+            dst_addr=np.zeros((0, 16), np.uint8),
+            src_port=np.zeros(0, np.uint16),
+            dst_port=np.zeros(0, np.uint16),
+            transport=np.zeros(0, np.uint8),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureBatch:
+    """What a reader yields for one chunk of its input.
+
+    Attributes:
+        slices: the DNS messages found in the chunk.
+        counts: int64 counts indexed by `Reason` for records of this chunk that made no message.
+        records: capture records (packets, frames) read in this chunk.
+        bytes_read: input bytes consumed by this chunk (compressed bytes for compressed files), for progress.
+    """
+
+    slices: MessageSlices
+    counts: npt.NDArray[np.int64]
+    records: int
+    bytes_read: int

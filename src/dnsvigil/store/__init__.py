@@ -1,0 +1,1 @@
+"""The warehouse: canonical schemas, atomic Parquet writes, and the query engine seam."""
