@@ -47,7 +47,9 @@ class MessageSlices:
         count = len(self.offset)
         for name in ("length", "ts_ns", "ip_version", "src_port", "dst_port", "transport"):
             if len(getattr(self, name)) != count:
-                raise ValueError(f"MessageSlices.{name} has {len(getattr(self, name))} rows, expected {count}")
+                raise ValueError(
+                    f"MessageSlices.{name} has {len(getattr(self, name))} rows, expected {count}"
+                )
         for name in ("src_addr", "dst_addr"):
             if getattr(self, name).shape != (count, 16):
                 raise ValueError(f"MessageSlices.{name} must have shape ({count}, 16)")

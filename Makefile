@@ -1,0 +1,49 @@
+# dnsvigil: `make demo` runs the end-to-end demo, `make test` runs the whole test suite.
+# Both create .venv from the committed lock files (versions and hashes) and are fast the second time.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEBIAN_TEST_PACKAGES := tshark
+DEMO_OUT ?= demo-out
+
+.PHONY: demo test lint typecheck bench clean debian-test-packages
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
+	  echo "installing Debian's python3-venv (needed to create .venv)"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q python3-venv; }
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime-installed: $(BIN)/python requirements/build.lock requirements/runtime.lock pyproject.toml
+	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r requirements/build.lock
+	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r requirements/runtime.lock
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+$(VENV)/.test-installed: $(VENV)/.runtime-installed requirements/test.lock
+	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r requirements/test.lock
+	@touch $@
+
+debian-test-packages:
+	@missing=""; for tool in $(DEBIAN_TEST_PACKAGES); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages the tests need:$$missing"; \
+	  echo "wireshark-common wireshark-common/install-setuid boolean false" | $(SUDO) debconf-set-selections; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+
+demo: $(VENV)/.runtime-installed
+	$(BIN)/dnsvigil demo --out $(DEMO_OUT)
+
+test: $(VENV)/.test-installed debian-test-packages
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python benchmarks/ingest.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache

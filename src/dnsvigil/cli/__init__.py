@@ -1,0 +1,1 @@
+"""The `dnsvigil` command: one module per command group."""

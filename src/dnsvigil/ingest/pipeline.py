@@ -1,0 +1,279 @@
+"""Ingest captures into the warehouse: read, decode, split by UTC day, stage, commit.
+
+Reading and decoding (compiled, GIL-free) run in one thread while Parquet writing runs in another, with
+a bounded queue between them, so both cores work and memory stays bounded whatever the input size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+
+from dnsvigil.errors import InputError, NothingReadError
+from dnsvigil.ingest.reasons import counts_to_dict, new_counts
+from dnsvigil.ingest.slices import CaptureBatch
+from dnsvigil.store.warehouse import Warehouse
+
+SourceKind = Literal["pcap", "dnstap"]
+ProgressCallback = Callable[[int], None]
+
+_NS_PER_DAY = 86_400 * 1_000_000_000
+_QUEUE_DEPTH = 2
+
+
+@dataclass(frozen=True, slots=True)
+class FileSummary:
+    """What happened to one input file."""
+
+    path: str
+    status: Literal["ingested", "already-ingested", "no-dns", "failed"]
+    messages: int = 0
+    records: int = 0
+    malformed: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSummary:
+    """What an ingest run read, stored and could not read, for people and for `--json`."""
+
+    files: tuple[FileSummary, ...]
+    seconds: float
+
+    @property
+    def messages(self) -> int:
+        return sum(file.messages for file in self.files)
+
+    @property
+    def malformed(self) -> dict[str, int]:
+        return _sum_counts(file.malformed for file in self.files)
+
+    @property
+    def skipped(self) -> dict[str, int]:
+        return _sum_counts(file.skipped for file in self.files)
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, object]:
+        """The summary as one JSON object."""
+        return {
+            "messages": self.messages,
+            "malformed": self.malformed,
+            "malformed_total": sum(self.malformed.values()),
+            "skipped": self.skipped,
+            "seconds": round(self.seconds, 3),
+            "messages_per_second": round(self.rate, 1),
+            "files": [
+                {
+                    "path": file.path,
+                    "status": file.status,
+                    "messages": file.messages,
+                    "records": file.records,
+                    "malformed": file.malformed,
+                    "skipped": file.skipped,
+                    "error": file.error,
+                }
+                for file in self.files
+            ],
+        }
+
+
+def _sum_counts(parts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for part in parts:
+        for key, value in part.items():
+            total[key] = total.get(key, 0) + value
+    return dict(sorted(total.items()))
+
+
+def expand_paths(paths: Iterable[Path]) -> list[Path]:
+    """Files named, plus the files under directories named (recursively, sorted, hidden ones skipped).
+
+    Raises:
+        InputError: a named path does not exist.
+    """
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            visible = (
+                child
+                for child in path.rglob("*")
+                if not any(part.startswith(".") for part in child.relative_to(path).parts)
+            )
+            files.extend(sorted(child for child in visible if child.is_file()))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise InputError(f"{path}: no such file or directory", hint="check the path")
+    return files
+
+
+def source_id_of(path: Path, kind: SourceKind, ports: tuple[int, ...]) -> str:
+    """Identity of an input: its bytes and how they are read, so the same capture is stored once."""
+    digest = hashlib.sha256()
+    digest.update(f"{kind}:{','.join(map(str, ports))}:".encode())
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as error:
+        raise InputError(
+            f"{path}: cannot read ({error.strerror})", hint="check the file's permissions"
+        ) from error
+    return digest.hexdigest()
+
+
+def _reader(kind: SourceKind, path: Path, ports: tuple[int, ...], chunk_bytes: int) -> Iterator[CaptureBatch]:
+    if kind == "pcap":
+        from dnsvigil.ingest.capture_file import read_capture
+
+        return read_capture(path, ports=ports, chunk_bytes=chunk_bytes)
+    from dnsvigil.ingest.dnstap import read_dnstap
+
+    return read_dnstap(path, chunk_bytes=chunk_bytes)
+
+
+def _split_by_day(batch: pa.RecordBatch) -> Iterator[tuple[str, pa.RecordBatch]]:
+    ts_ns = batch.column("ts").cast(pa.int64()).to_numpy(zero_copy_only=False)
+    days = ts_ns // _NS_PER_DAY
+    first, last = int(days.min()), int(days.max())
+    for day in range(first, last + 1):
+        label = str(np.datetime64(day, "D"))
+        if first == last:
+            yield label, batch
+        else:
+            mask = days == day
+            if mask.any():
+                yield label, batch.filter(pa.array(mask))
+
+
+class _Stop:
+    """Marks the end of the decoded stream in the queue."""
+
+
+def _ingest_one(
+    warehouse: Warehouse,
+    path: Path,
+    kind: SourceKind,
+    ports: tuple[int, ...],
+    chunk_bytes: int,
+    progress: ProgressCallback | None,
+) -> FileSummary:
+    from dnsvigil.ingest.dns_wire import decode_messages
+
+    source_id = source_id_of(path, kind, ports)
+    if warehouse.has_source("dns_messages", source_id):
+        if progress:
+            progress(path.stat().st_size)
+        return FileSummary(path=str(path), status="already-ingested")
+    counts = new_counts()
+    decoded: queue.Queue[pa.RecordBatch | _Stop | BaseException] = queue.Queue(maxsize=_QUEUE_DEPTH)
+    records = 0
+
+    def produce() -> None:
+        nonlocal records
+        try:
+            for batch in _reader(kind, path, ports, chunk_bytes):
+                counts[:] += batch.counts
+                records += batch.records
+                rows = decode_messages(batch.slices, counts, str(path))
+                decoded.put(rows)
+                if progress:
+                    progress(batch.bytes_read)
+            decoded.put(_Stop())
+        except BaseException as error:  # handed to the writer thread, which re-raises it
+            decoded.put(error)
+
+    producer = threading.Thread(target=produce, name=f"decode {path.name}", daemon=True)
+    messages = 0
+    with warehouse.begin("dns_messages") as write:
+        producer.start()
+        try:
+            while True:
+                item = decoded.get()
+                if isinstance(item, _Stop):
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                messages += item.num_rows
+                for day, part in _split_by_day(item) if item.num_rows else ():
+                    write.write(part, day)
+        finally:
+            _drain_until_stopped(decoded, producer)
+        # A file with no DNS message is not recorded: it may be ingested later with other --ports.
+        committed = messages > 0 and write.commit(source_id, str(path))
+    status: Literal["ingested", "already-ingested", "no-dns"] = "no-dns"
+    if messages:
+        status = "ingested" if committed else "already-ingested"
+    return FileSummary(
+        path=str(path),
+        status=status,
+        messages=messages if committed else 0,
+        records=records,
+        malformed=counts_to_dict(counts, malformed=True),
+        skipped=counts_to_dict(counts, malformed=False),
+    )
+
+
+def _drain_until_stopped(pending: queue.Queue[object], producer: threading.Thread) -> None:
+    # The producer blocks on a full queue; keep taking until it has finished so the thread ends.
+    while producer.is_alive():
+        try:
+            pending.get(timeout=0.1)
+        except queue.Empty:
+            continue
+    producer.join()
+
+
+def ingest_files(
+    warehouse: Warehouse,
+    paths: Iterable[Path],
+    *,
+    kind: SourceKind,
+    ports: tuple[int, ...] = (53,),
+    chunk_bytes: int = 64 << 20,
+    progress: ProgressCallback | None = None,
+) -> IngestSummary:
+    """Ingest every file in `paths` (directories expanded), one commit per file.
+
+    A file that cannot be read is reported in the summary and the others go on. `DNS_MESSAGES` rows are
+    committed per file, so a failure never leaves part of a file in the warehouse.
+
+    Raises:
+        NothingReadError: no file could be read at all.
+    """
+    started = time.perf_counter()
+    summaries: list[FileSummary] = []
+    for path in expand_paths(paths):
+        try:
+            summaries.append(_ingest_one(warehouse, path, kind, ports, chunk_bytes, progress))
+        except InputError as error:
+            summaries.append(FileSummary(path=str(path), status="failed", error=str(error)))
+    summary = IngestSummary(files=tuple(summaries), seconds=time.perf_counter() - started)
+    if summaries and all(file.status in ("failed", "no-dns") for file in summaries):
+        details = "; ".join(file.error or f"{file.path}: no DNS message" for file in summaries[:3])
+        raise NothingReadError(
+            f"nothing could be read from {len(summaries)} file(s): {details}",
+            hint=f"dnsvigil ingest {kind} reads {_FORMATS[kind]}",
+        )
+    if not summaries:
+        raise NothingReadError("no input files found", hint="name capture files or directories holding them")
+    return summary
+
+
+_FORMATS: dict[str, str] = {
+    "pcap": "pcap and pcapng files, optionally compressed with gzip, xz or zstd",
+    "dnstap": "dnstap Frame Streams files, optionally compressed with gzip, xz or zstd",
+}

@@ -1,0 +1,75 @@
+"""The query engine seam: DuckDB, embedded, over the committed Parquet files of the warehouse.
+
+Analyzers talk to an engine only through `arrow(sql, params)` (see `store.sql.SqlRunner`), so the same
+queries can later run on a distributed engine. User SQL goes through `read_only_query`, which accepts
+only statements that read.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from dnsvigil.errors import QueryError
+from dnsvigil.store.schema import TABLES
+from dnsvigil.store.warehouse import Warehouse
+
+_READING_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class DuckDBEngine:
+    """An in-memory DuckDB connection with one view per warehouse table."""
+
+    def __init__(self, warehouse: Warehouse, *, threads: int | None = None) -> None:
+        self.warehouse = warehouse
+        self.connection = duckdb.connect(":memory:")
+        self.connection.execute("SET TimeZone = 'UTC'")
+        if threads:
+            self.connection.execute(f"SET threads = {int(threads)}")
+        for name, table in TABLES.items():
+            files = [str(warehouse.home / stored.path) for stored in warehouse.files(name)]
+            if files:
+                listing = ", ".join(_quoted(path) for path in files)
+                self.connection.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{listing}])")
+            else:
+                self.connection.register(f"_empty_{name}", table.schema.empty_table())
+                self.connection.execute(f"CREATE VIEW {name} AS SELECT * FROM _empty_{name}")
+
+    def arrow(self, sql: str, params: list[object] | None = None) -> pa.Table:
+        """Run trusted SQL (an analyzer's) and return the result as an Arrow table."""
+        try:
+            relation = self.connection.sql(sql, params=params or None)
+            table: pa.Table = relation.to_arrow_table() if relation is not None else pa.table({})
+        except duckdb.Error as error:
+            raise QueryError(f"query failed: {error}") from error
+        return table
+
+    def read_only_query(self, sql: str) -> pa.Table:
+        """Run one user statement that only reads; reject anything that could write.
+
+        Raises:
+            QueryError: the SQL does not parse, is not a single reading statement, or fails.
+        """
+        try:
+            statements = duckdb.extract_statements(sql)
+        except duckdb.Error as error:
+            raise QueryError(f"cannot parse the SQL: {error}", hint="check the syntax") from error
+        if len(statements) != 1:
+            raise QueryError(
+                f"expected exactly one SQL statement, got {len(statements)}",
+                hint="run statements one at a time",
+            )
+        if statements[0].type not in _READING_STATEMENTS:
+            raise QueryError(
+                f"only SELECT queries are allowed, got {statements[0].type.name}",
+                hint=f"the warehouse is read-only here; tables: {', '.join(TABLES)}",
+            )
+        return self.arrow(sql)
+
+    def close(self) -> None:
+        """Release the connection."""
+        self.connection.close()
