@@ -48,12 +48,6 @@ SETTINGS: tuple[Setting, ...] = (
         "DNSVIGIL_CHUNK_MIB",
         "Capture bytes decoded per batch; bounds ingest memory whatever the file size.",
     ),
-    Setting(
-        "workers",
-        "0",
-        "DNSVIGIL_WORKERS",
-        "Ingest worker processes; 0 means one per CPU core.",
-    ),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}

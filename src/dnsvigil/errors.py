@@ -9,6 +9,7 @@ Every error a user can cause says what was wrong, where, and what to do::
     │   └── NothingReadError              no DNS message could be read at all
     ├── WarehouseError (OSError)          the warehouse cannot be read or written
     │   └── SchemaVersionError            stored data of a schema this version cannot read
+    ├── OutputError (OSError)             a report or export cannot be written where asked
     └── QueryError (ValueError)           a rejected or failing SQL query
 """
 
@@ -58,6 +59,10 @@ class WarehouseError(DnsvigilError, OSError):
 
 class SchemaVersionError(WarehouseError):
     """The warehouse holds data of a schema version this dnsvigil cannot read."""
+
+
+class OutputError(DnsvigilError, OSError):
+    """An output (report, metric files, export) cannot be written where asked."""
 
 
 class QueryError(DnsvigilError, ValueError):

@@ -87,9 +87,13 @@ def registered_codes() -> tuple[FindingCode, ...]:
     return tuple(_REGISTRY[name] for name in sorted(_REGISTRY))
 
 
+def _json_default(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
 def _frozen_evidence(evidence: Mapping[str, Any]) -> Mapping[str, Any]:
     # Round-trip through JSON so evidence is plain data that every output can render and store.
-    return MappingProxyType(json.loads(json.dumps(dict(evidence), sort_keys=True, default=str)))
+    return MappingProxyType(json.loads(json.dumps(dict(evidence), sort_keys=True, default=_json_default)))
 
 
 @dataclass(frozen=True, slots=True)

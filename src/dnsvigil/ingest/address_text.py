@@ -2,12 +2,16 @@
 
 IPv4 is the dotted quad. IPv6 is the RFC 5952 canonical form: lower-case hex without leading zeros, the
 longest run of two or more zero groups written '::' (the first run on ties), and an IPv4-mapped address
-(::ffff:0:0/96) written with its IPv4 part dotted, '::ffff:192.0.2.1' (RFC 5952 section 5). That is what
-Python's `ipaddress` prints from 3.13 on; Python 3.11 still prints mapped addresses in hex ('::ffff:c000:201').
+(::ffff:0:0/96) written with its IPv4 part dotted, '::ffff:192.0.2.1' (RFC 5952 section 5). That is
+what Python's `ipaddress` prints from 3.13 on; Python 3.11 still prints mapped addresses in hex
+('::ffff:c000:201').
 No other embedded-IPv4 prefix (::/96, 64:ff9b::/96) is written dotted.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import numba
 import numpy as np
@@ -18,59 +22,79 @@ IPV4_TEXT_MAX = 15
 """Longest IPv4 text: '255.255.255.255'."""
 IPV6_TEXT_MAX = 39
 """Longest IPv6 text: eight four-digit groups and seven colons."""
+TEXT_SLACK = 4
+"""Spare bytes the writers may scribble on past the end of the text they return."""
 
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _MAPPED_PREFIX = np.frombuffer(b"::ffff:", dtype=np.uint8)
 _COLON = 58
 _DOT = 46
-_ZERO = 48
 
 
-@numba.njit(cache=True, nogil=True)
-def write_decimal_byte(value: int, out: npt.NDArray[np.uint8], pos: int) -> int:
-    """Write `value` (0-255) in decimal without leading zeros at `out[pos]`; return the position after it."""
-    if value >= 100:
-        out[pos] = _ZERO + value // 100
-        out[pos + 1] = _ZERO + (value // 10) % 10
-        out[pos + 2] = _ZERO + value % 10
-        return pos + 3
-    if value >= 10:
-        out[pos] = _ZERO + value // 10
-        out[pos + 1] = _ZERO + value % 10
-        return pos + 2
-    out[pos] = _ZERO + value
+def _decimal_table() -> npt.NDArray[np.uint8]:
+    """Row b holds the decimal digits of b, then how many there are."""
+    # Writing all three digits and moving on by the count spares a branch per byte, which addresses of
+    # varied lengths would mispredict.
+    table = np.zeros((256, 4), dtype=np.uint8)
+    for value in range(256):
+        text = str(value).encode("ascii")
+        table[value, : len(text)] = np.frombuffer(text, dtype=np.uint8)
+        table[value, 3] = len(text)
+    return table
+
+
+_DECIMAL = _decimal_table()
+
+
+_Function = TypeVar("_Function", bound=Callable[..., Any])
+# `_nrt=False` (numba's own string kernels use it) leaves out reference counting: these kernels allocate
+# nothing, and the atomic counts numba puts around every array handed between functions cost more than
+# the work done on a message.
+_NO_REFERENCE_COUNTING: dict[str, Any] = {"_nrt": False}
+
+
+def _compiled(function: _Function) -> _Function:
+    return cast(_Function, numba.njit(cache=True, nogil=True, **_NO_REFERENCE_COUNTING)(function))
+
+
+@_compiled
+def write_ipv4_text(address: npt.NDArray[np.uint8], first: int, out: npt.NDArray[np.uint8], pos: int) -> int:
+    """Write the dotted quad of `address[first:first + 4]` at `out[pos]`; return the position after it.
+
+    Up to two bytes after the returned position are overwritten: `out` needs `TEXT_SLACK` spare bytes.
+    """
+    for index in range(4):
+        value = address[first + index]
+        out[pos] = _DECIMAL[value, 0]
+        out[pos + 1] = _DECIMAL[value, 1]
+        out[pos + 2] = _DECIMAL[value, 2]
+        pos += _DECIMAL[value, 3]
+        out[pos] = _DOT
+        pos += 1
+    return pos - 1
+
+
+@_compiled
+def _write_hex_group(group: int, out: npt.NDArray[np.uint8], pos: int) -> int:
+    if group > 0xFFF:
+        out[pos] = _HEX_DIGITS[group >> 12]
+        pos += 1
+    if group > 0xFF:
+        out[pos] = _HEX_DIGITS[(group >> 8) & 0xF]
+        pos += 1
+    if group > 0xF:
+        out[pos] = _HEX_DIGITS[(group >> 4) & 0xF]
+        pos += 1
+    out[pos] = _HEX_DIGITS[group & 0xF]
     return pos + 1
 
 
-@numba.njit(cache=True, nogil=True)
-def write_ipv4_text(address: npt.NDArray[np.uint8], first: int, out: npt.NDArray[np.uint8], pos: int) -> int:
-    """Write the dotted quad of `address[first:first + 4]` at `out[pos]`; return the position after it."""
-    for index in range(4):
-        if index > 0:
-            out[pos] = _DOT
-            pos += 1
-        pos = write_decimal_byte(address[first + index], out, pos)
-    return pos
-
-
-@numba.njit(cache=True, nogil=True)
-def _write_hex_group(group: int, out: npt.NDArray[np.uint8], pos: int) -> int:
-    started = False
-    for shift in (12, 8, 4, 0):
-        digit = (group >> shift) & 0xF
-        if digit != 0 or started or shift == 0:
-            out[pos] = _HEX_DIGITS[digit]
-            pos += 1
-            started = True
-    return pos
-
-
-@numba.njit(cache=True, nogil=True)
+@_compiled
 def _group(address: npt.NDArray[np.uint8], index: int) -> int:
-    return (np.int64(address[2 * index]) << 8) | np.int64(address[2 * index + 1])
+    return (int(address[2 * index]) << 8) | int(address[2 * index + 1])
 
 
-@numba.njit(cache=True, nogil=True)
+@_compiled
 def write_ipv6_text(address: npt.NDArray[np.uint8], out: npt.NDArray[np.uint8], pos: int) -> int:
     """Write the RFC 5952 text of the 16-byte `address` at `out[pos]`; return the position after it."""
     mapped = _group(address, 5) == 0xFFFF
@@ -108,7 +132,7 @@ def write_ipv6_text(address: npt.NDArray[np.uint8], out: npt.NDArray[np.uint8], 
     return pos
 
 
-@numba.njit(cache=True, nogil=True)
+@_compiled
 def fill_address_text(
     addresses: npt.NDArray[np.uint8],
     ip_version: npt.NDArray[np.uint8],
@@ -123,7 +147,7 @@ def fill_address_text(
         ip_version: 4 or 6 per address; anything but 4 is read as IPv6.
         rows: int64 indices of the addresses to write, in output order.
         offsets: int32 Arrow offsets, `len(rows) + 1` long, filled here.
-        data: uint8 character buffer, at least `IPV6_TEXT_MAX * len(rows)` long or sized by `text_capacity`.
+        data: uint8 character buffer, `text_capacity(ip_version[rows]) + TEXT_SLACK` bytes or more.
 
     Returns:
         The number of bytes of `data` used.
@@ -140,11 +164,10 @@ def fill_address_text(
     return pos
 
 
-def text_capacity(ip_version: npt.NDArray[np.uint8], rows: npt.NDArray[np.int64]) -> int:
-    """Bytes of text that the addresses `rows` can need at most."""
-    selected = ip_version[rows] if len(rows) != len(ip_version) else ip_version
-    ipv4_count = int(np.count_nonzero(selected == 4))
-    return ipv4_count * IPV4_TEXT_MAX + (len(selected) - ipv4_count) * IPV6_TEXT_MAX
+def text_capacity(ip_version: npt.NDArray[np.uint8]) -> int:
+    """Bytes of text that addresses of these IP versions can need at most."""
+    ipv4_count = int(np.count_nonzero(ip_version == 4))
+    return ipv4_count * IPV4_TEXT_MAX + (len(ip_version) - ipv4_count) * IPV6_TEXT_MAX
 
 
 def addresses_to_arrow(
@@ -161,12 +184,26 @@ def addresses_to_arrow(
 
     Returns:
         A non-null `pa.string()` array, one element per row.
+
+    Raises:
+        ValueError: the arrays disagree in shape, or a row is not an index of `addresses`.
     """
+    count = len(ip_version)
+    if addresses.shape != (count, 16):
+        raise ValueError(f"addresses must have shape ({count}, 16), one row per IP version")
     if rows is None:
-        rows = np.arange(len(ip_version), dtype=np.int64)
+        rows = np.arange(count, dtype=np.int64)
+        versions = ip_version
+    else:
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        if len(rows) and (rows.min() < 0 or rows.max() >= count):
+            raise ValueError(f"address rows must lie in [0, {count})")
+        versions = ip_version[rows]
     offsets = np.empty(len(rows) + 1, dtype=np.int32)
-    data = np.empty(max(text_capacity(ip_version, rows), 1), dtype=np.uint8)
-    used = fill_address_text(np.ascontiguousarray(addresses), ip_version, rows, offsets, data)
+    data = np.empty(text_capacity(versions) + TEXT_SLACK, dtype=np.uint8)
+    used = fill_address_text(
+        np.ascontiguousarray(addresses, dtype=np.uint8), np.ascontiguousarray(ip_version), rows, offsets, data
+    )
     return pa.Array.from_buffers(
         pa.string(), len(rows), [None, pa.py_buffer(offsets), pa.py_buffer(data[:used])], null_count=0
     )

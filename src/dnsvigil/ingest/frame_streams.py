@@ -1,11 +1,15 @@
 """Frame Streams: the framing that carries dnstap in files and over sockets.
 
-A stream is a sequence of frames, each a 32-bit big-endian length and that many payload bytes. A length of zero
-is an escape: a control frame follows, as a 32-bit length (at most 512), a 32-bit control type and fields of
-(32-bit field type, 32-bit length, payload). A file written by a unidirectional sender is
-START, data frames..., STOP; the bidirectional protocol adds READY and ACCEPT before START and FINISH after STOP.
+A stream is a sequence of frames, each a 32-bit big-endian length and that many payload bytes. A length of
+zero is an escape: a control frame follows, as a 32-bit length (at most 512), a 32-bit control type and fields
+of (32-bit field type, 32-bit length, payload). A file written by a unidirectional sender is START, data
+frames..., STOP; the bidirectional protocol adds READY and ACCEPT before START and FINISH after STOP.
 The only field type is CONTENT_TYPE, naming what the data frames hold (for dnstap, "protobuf:dnstap.Dnstap").
 Specification: https://farsightsec.github.io/fstrm/ (the fstrm library's protocol description).
+
+`split_frames` finds the frames in a buffer; `FrameStreamDecoder` follows a whole stream fed in pieces (a file
+read in chunks, a socket's receives), checks how it begins and what it carries, and keeps the bytes of a frame
+that straddles two pieces.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from dnsvigil.errors import InputError
+from dnsvigil.errors import InputError, UnsupportedFormatError, UsageError
 
 ESCAPE = b"\x00\x00\x00\x00"
 CONTROL_FRAME_MAX_BYTES = 512
@@ -34,13 +38,20 @@ _NEED_MORE = 0
 _AT_CONTROL = 1
 _TOO_LONG = 2
 _OUTPUT_FULL = 3
-_SCAN_CAPACITY = 1 << 18
+_SCAN_CAPACITY = 1 << 20
 
 _Function = TypeVar("_Function", bound=Callable[..., Any])
+# A private numba option, absent from its type stubs; numba rejects unknown options at import time.
+_NO_REFCOUNTING: dict[str, Any] = {"_nrt": False}
 
 
-def _compiled(function: _Function) -> _Function:
-    return cast(_Function, numba.njit(cache=True, nogil=True)(function))
+def _kernel(function: _Function) -> _Function:
+    # _nrt=False: no reference counting of the arrays (see dnstap._kernel); it allocates nothing.
+    return cast(_Function, numba.njit(cache=True, nogil=True, **_NO_REFCOUNTING)(function))
+
+
+def _inlined(function: _Function) -> _Function:
+    return cast(_Function, numba.njit(cache=True, nogil=True, inline="always")(function))
 
 
 class ControlType(enum.IntEnum):
@@ -73,7 +84,8 @@ class ControlFrame:
         for content_type in self.content_types:
             if len(content_type) > CONTENT_TYPE_MAX_BYTES:
                 raise InputError(
-                    f"Frame Streams content type of {len(content_type)} bytes, at most {CONTENT_TYPE_MAX_BYTES}"
+                    f"Frame Streams content type of {len(content_type)} bytes, "
+                    f"at most {CONTENT_TYPE_MAX_BYTES}"
                 )
 
     @staticmethod
@@ -138,9 +150,9 @@ class FrameSplit:
     problem: str = ""
 
 
-@_compiled
+@_inlined
 def _read_be32(buffer: Any, pos: int) -> int:
-    return (
+    return int(
         (np.int64(buffer[pos]) << 24)
         | (np.int64(buffer[pos + 1]) << 16)
         | (np.int64(buffer[pos + 2]) << 8)
@@ -148,7 +160,7 @@ def _read_be32(buffer: Any, pos: int) -> int:
     )
 
 
-@_compiled
+@_kernel
 def _scan_data_frames(
     buffer: Any, pos: int, end: int, max_frame_bytes: int, out_offset: Any, out_length: Any
 ) -> tuple[int, int, int]:
@@ -231,3 +243,190 @@ def _split(
         broken_at=broken_at,
         problem=problem,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FramedPiece:
+    """The frames that one piece fed to a `FrameStreamDecoder` completed.
+
+    Attributes:
+        buffer: the bytes holding them: the incomplete frame left by the last piece, then this piece.
+        data_offset: int64 position of each data frame's payload in `buffer`.
+        data_length: int32 payload length of each data frame.
+        controls: the control frames completed, in order (a bidirectional receiver answers READY with
+            ACCEPT and STOP with FINISH).
+        bytes_fed: the size of the piece.
+        bad_frame: true when a frame in this piece could not be framed: the stream is broken from there on.
+    """
+
+    buffer: npt.NDArray[np.uint8]
+    data_offset: npt.NDArray[np.int64]
+    data_length: npt.NDArray[np.int32]
+    controls: tuple[ControlFrame, ...]
+    bytes_fed: int
+    bad_frame: bool = False
+
+
+class FrameStreamDecoder:
+    """Follow a Frame Streams stream of one content type, fed in pieces of any size.
+
+    The stream must begin with a control frame (READY, ACCEPT or START), and every control frame naming
+    content types must name `content_type`. A frame that cannot be framed (too long, a bad control frame)
+    breaks the stream: nothing after it is read. Pieces come either as bytes (`feed`) or, without a copy,
+    written into the array `get_buffer` returns and committed with `buffer_updated`, as in asyncio's
+    BufferedProtocol.
+
+    Args:
+        content_type: what the data frames must hold, e.g. b"protobuf:dnstap.Dnstap".
+        where: how error messages name the stream (a path, a peer address).
+        max_frame_bytes: data frames declared longer than this break the stream.
+    """
+
+    def __init__(
+        self, content_type: bytes, *, where: str = "stream", max_frame_bytes: int = DATA_FRAME_MAX_BYTES
+    ) -> None:
+        self._content_type = content_type
+        self._where = where
+        self._max_frame_bytes = max_frame_bytes
+        self._pending: npt.NDArray[np.uint8] = np.zeros(0, np.uint8)
+        self._pending_at = 0  # stream position of self._pending[0]
+        self._next_buffer: npt.NDArray[np.uint8] | None = None
+        self._started = False
+        self._broken = False
+        self._closed = False
+
+    @property
+    def started(self) -> bool:
+        """True once the first control frame has been read: the stream is Frame Streams as expected."""
+        return self._started
+
+    @property
+    def broken(self) -> bool:
+        """True once a frame could not be framed: the rest of the stream is ignored."""
+        return self._broken
+
+    @property
+    def bytes_wanted(self) -> int:
+        """How many more bytes the incomplete frame needs at least (1 when unknown or none is waiting)."""
+        pending = self._pending
+        if len(pending) < 8:
+            return 8 - len(pending) if len(pending) else 1
+        head = pending[:8].tobytes()
+        if head[:4] == ESCAPE:
+            frame_bytes = 8 + int.from_bytes(head[4:8], "big")
+        else:
+            frame_bytes = 4 + int.from_bytes(head[:4], "big")
+        return max(frame_bytes - len(pending), 1)
+
+    def get_buffer(self, size: int) -> npt.NDArray[np.uint8]:
+        """A fresh writable array for the next `size` bytes of the stream; write them, then `buffer_updated`.
+
+        The incomplete frame left by the last piece already lies in front of it, so no byte is copied twice.
+        """
+        kept = len(self._pending)
+        buffer = np.empty(kept + max(size, 0), np.uint8)
+        buffer[:kept] = self._pending
+        self._next_buffer = buffer
+        return buffer[kept:]
+
+    def buffer_updated(self, size: int) -> FramedPiece:
+        """Frame the first `size` bytes written into the array of the last `get_buffer` call.
+
+        Raises:
+            UnsupportedFormatError: the stream does not begin as Frame Streams does, or names another
+                content type.
+            UsageError: no `get_buffer` call came first, or `size` is larger than what it returned.
+        """
+        buffer, self._next_buffer = self._next_buffer, None
+        if buffer is None or not 0 <= size <= len(buffer) - len(self._pending):
+            raise UsageError(f"{self._where}: buffer_updated({size}) does not follow a get_buffer call")
+        return self._frame(buffer[: len(self._pending) + size], size)
+
+    def feed(self, data: bytes | bytearray | memoryview | npt.NDArray[np.uint8]) -> FramedPiece:
+        """Frame what `data` completes; bytes are used in place when no frame is waiting, other types copied.
+
+        Raises:
+            UnsupportedFormatError: as `buffer_updated`.
+        """
+        if isinstance(data, np.ndarray):
+            piece = np.ascontiguousarray(data, np.uint8).reshape(-1)
+        else:
+            piece = np.frombuffer(data, np.uint8)
+        if not len(self._pending) and isinstance(data, bytes):
+            return self._frame(piece, len(piece))
+        self.get_buffer(len(piece))[:] = piece
+        return self.buffer_updated(len(piece))
+
+    def close(self) -> bool:
+        """End the stream; true when it ended inside a frame (a cut-off file, a dropped connection).
+
+        Raises:
+            UnsupportedFormatError: the stream ended before its first control frame was complete.
+        """
+        self._closed = True
+        if not self._started:
+            seen = self._pending_at + len(self._pending)
+            problem = "is empty" if seen == 0 else f"ends after {seen} bytes, before its first control frame"
+            raise UnsupportedFormatError(
+                f"{self._where}: not a Frame Streams file of {self._content_type.decode()!r}: it {problem}",
+                hint="such files begin with a Frame Streams START control frame",
+            )
+        cut = bool(len(self._pending)) and not self._broken
+        self._pending = np.zeros(0, np.uint8)
+        return cut
+
+    def _frame(self, buffer: npt.NDArray[np.uint8], fed: int) -> FramedPiece:
+        if self._closed:
+            raise UsageError(f"{self._where}: Frame Streams data fed after close")
+        if self._broken or fed == 0:
+            return FramedPiece(buffer[:0], *_NO_FRAMES, controls=(), bytes_fed=fed)
+        buffer_at = self._pending_at
+        if not self._started and len(buffer) >= 4 and buffer[:4].tobytes() != ESCAPE:
+            raise UnsupportedFormatError(
+                f"{self._where}: not a Frame Streams file of {self._content_type.decode()!r}: it begins with "
+                f"{buffer[:4].tobytes().hex()}, expected the escape 00000000 of a START or READY frame",
+                hint="such files are written by fstrm writers, e.g. a name server's dnstap output",
+            )
+        split = split_frames(buffer, 0, max_frame_bytes=self._max_frame_bytes)
+        for position, control in split.controls:
+            self._check_control(control, buffer_at + position)
+        if split.broken_at >= 0 and not self._started:
+            raise UnsupportedFormatError(
+                f"{self._where}: byte {buffer_at + split.broken_at}: not a Frame Streams header: "
+                f"{split.problem}",
+                hint="such files begin with a Frame Streams START control frame",
+            )
+        if split.broken_at >= 0:
+            self._broken = True
+            self._pending = np.zeros(0, np.uint8)
+        else:
+            self._pending = buffer[split.consumed :]
+            self._pending_at = buffer_at + split.consumed
+        return FramedPiece(
+            buffer=buffer,
+            data_offset=split.data_offset,
+            data_length=split.data_length,
+            controls=tuple(control for _, control in split.controls),
+            bytes_fed=fed,
+            bad_frame=split.broken_at >= 0,
+        )
+
+    def _check_control(self, control: ControlFrame, position: int) -> None:
+        kind = control.control_type
+        if not self._started and kind not in (ControlType.READY, ControlType.ACCEPT, ControlType.START):
+            raise UnsupportedFormatError(
+                f"{self._where}: byte {position}: Frame Streams stream begins with {kind.name}, "
+                "expected START, READY or ACCEPT",
+                hint="the file may be cut from the middle of a stream",
+            )
+        self._started = True
+        if control.content_types and self._content_type not in control.content_types:
+            named = ", ".join(repr(name.decode("ascii", "replace")) for name in control.content_types)
+            raise UnsupportedFormatError(
+                f"{self._where}: byte {position}: Frame Streams {kind.name} names content type {named}, "
+                f"expected {self._content_type.decode()!r}",
+                hint=f"this reader reads {self._content_type.decode()!r} only",
+            )
+
+
+_NO_FRAMES = (np.zeros(0, np.int64), np.zeros(0, np.int32))

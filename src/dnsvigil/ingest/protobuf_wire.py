@@ -26,12 +26,16 @@ _Function = TypeVar("_Function", bound=Callable[..., Any])
 
 
 def _compiled(function: _Function) -> _Function:
-    return cast(_Function, numba.njit(cache=True, nogil=True)(function))
+    # Inlined into the decoders that call them: a call between compiled functions costs more than the body.
+    return cast(_Function, numba.njit(cache=True, nogil=True, inline="always")(function))
 
 
 @_compiled
-def read_varint(buffer: Any, pos: int, end: int) -> tuple[int, int]:
+def read_varint(buffer: Any, pos: int, end: int) -> tuple[np.uint64, int]:
     """The base-128 varint at `pos` as a uint64, and the position after it (-1: cut off or over 10 bytes)."""
+    # Keys, lengths and enums are mostly one byte: the common case stays off the general loop.
+    if pos < end and buffer[pos] < 0x80:
+        return np.uint64(buffer[pos]), pos + 1
     value = np.uint64(0)
     shift = np.uint64(0)
     for _ in range(VARINT_MAX_BYTES):
@@ -47,8 +51,8 @@ def read_varint(buffer: Any, pos: int, end: int) -> tuple[int, int]:
 
 
 @_compiled
-def read_varint_clamped(buffer: Any, pos: int, end: int) -> tuple[int, int]:
-    """The varint at `pos` as an int64, values of 2**62 and above read as `VARINT_CLAMP`, and the next position.
+def read_varint_clamped(buffer: Any, pos: int, end: int) -> tuple[np.int64, int]:
+    """The varint at `pos` as an int64, 2**62 and above read as `VARINT_CLAMP`, and the position after it.
 
     Negative int32/int64 fields and out-of-range enums come out as `VARINT_CLAMP`, which range checks reject.
     """
@@ -59,7 +63,7 @@ def read_varint_clamped(buffer: Any, pos: int, end: int) -> tuple[int, int]:
 
 
 @_compiled
-def read_fixed32(buffer: Any, pos: int, end: int) -> tuple[int, int]:
+def read_fixed32(buffer: Any, pos: int, end: int) -> tuple[np.int64, int]:
     """The little-endian 32-bit value at `pos` as a non-negative int64, and the position after it."""
     if end - pos < 4:
         return np.int64(0), -1
@@ -78,12 +82,12 @@ def read_length_delimited(buffer: Any, pos: int, end: int) -> tuple[int, int]:
     length, pos = read_varint_clamped(buffer, pos, end)
     if pos < 0 or length > end - pos:
         return -1, -1
-    return pos, pos + length
+    return pos, pos + int(length)
 
 
 @_compiled
 def skip_field(buffer: Any, pos: int, end: int, wire_type: int) -> int:
-    """The position after a field value of `wire_type` at `pos`; -1 when cut off or of a group/unknown type."""
+    """The position after a field value of `wire_type` at `pos`; -1 when cut off or a group or unknown."""
     if wire_type == WIRE_VARINT:
         _, pos = read_varint(buffer, pos, end)
         return pos
@@ -108,4 +112,4 @@ def read_key(buffer: Any, pos: int, end: int) -> tuple[int, int, int]:
     field_number = key >> 3
     if pos < 0 or field_number == 0 or field_number > (1 << 29) - 1:
         return 0, 0, -1
-    return field_number, key & 7, pos
+    return int(field_number), int(key & 7), pos

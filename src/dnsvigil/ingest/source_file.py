@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import lzma
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import zstandard
 
@@ -66,14 +66,12 @@ def open_source(path: Path) -> tuple[BinaryIO, CountingReader]:
     head = raw_file.read(8)
     raw_file.seek(0)
     counter = CountingReader(raw_file)
+    counted = cast(BinaryIO, counter)  # duck-typed: read, readinto and close are all the decoders use
     kind = compression_of(head)
-    stream: BinaryIO
     if kind == "gzip":
-        stream = gzip.GzipFile(fileobj=counter, mode="rb")  # type: ignore[arg-type]
-    elif kind == "xz":
-        stream = lzma.LZMAFile(counter, mode="rb")  # type: ignore[arg-type]
-    elif kind == "zstd":
-        stream = zstandard.ZstdDecompressor().stream_reader(counter, closefd=True)  # type: ignore[assignment]
-    else:
-        stream = counter  # type: ignore[assignment]
-    return stream, counter
+        return cast(BinaryIO, gzip.GzipFile(fileobj=counted, mode="rb")), counter
+    if kind == "xz":
+        return cast(BinaryIO, lzma.LZMAFile(counted, mode="rb")), counter
+    if kind == "zstd":
+        return cast(BinaryIO, zstandard.ZstdDecompressor().stream_reader(counted, closefd=True)), counter
+    return counted, counter

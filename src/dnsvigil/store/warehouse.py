@@ -178,7 +178,7 @@ class Warehouse:
             entry["files"].extend(records)
             entry["sources"][source_id] = {
                 "origin": origin,
-                "rows": sum(record["rows"] for record in records),
+                "rows": sum(staged.rows for staged in write.staged),
                 "committed_at": datetime.now(UTC).isoformat(timespec="seconds"),
             }
             _write_json_atomically(self._catalog_path, catalog)

@@ -1,0 +1,5 @@
+"""`python -m dnsvigil` runs the command line."""
+
+from dnsvigil.cli.main import main
+
+main()

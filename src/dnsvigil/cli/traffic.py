@@ -1,0 +1,80 @@
+"""`dnsvigil traffic`: standard traffic metrics over the stored DNS messages."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dnsvigil.cli.context import HomeOption, JsonOption, QuietOption, common, note, stdout
+from dnsvigil.errors import UsageError
+from dnsvigil.store.engine import DuckDBEngine
+from dnsvigil.store.warehouse import Warehouse
+from dnsvigil.traffic.rssac002 import compute_traffic_metrics
+from dnsvigil.traffic.rssac002_yaml import write_documents
+
+app = typer.Typer(help="Traffic metrics over the stored DNS messages.", no_args_is_help=True)
+
+
+def _parse_day(text: str | None) -> list[date] | None:
+    if text is None:
+        return None
+    try:
+        return [date.fromisoformat(text)]
+    except ValueError:
+        raise UsageError(f"--date must be YYYY-MM-DD, got {text!r}") from None
+
+
+@app.command("rssac002")
+def rssac002(
+    context: typer.Context,
+    service: Annotated[
+        str, typer.Option("--service", help="Service name written in each document, e.g. a.root-servers.net.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the YAML files under.")],
+    day: Annotated[
+        str | None,
+        typer.Option("--date", help="One UTC day, YYYY-MM-DD. [default: every day in the warehouse]"),
+    ] = None,
+    server_addrs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--server-addr",
+            help="An address of the service (repeatable): queries to it and responses from it count. "
+            "[default: every query and response counts]",
+        ),
+    ] = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Write the RSSAC002v5 traffic metrics (traffic-volume, traffic-sizes, rcode-volume, unique-sources).
+
+    One YAML file per metric and UTC day, in the published layout
+    `OUT/YYYY/MM/<metric>/<label>-YYYYMMDD-<metric>.yaml` (`a.root-servers.net` is labelled `a-root`).
+    Sizes are DNS message lengths in 16-byte bins; RCODEs are extended RCODEs; unique sources count
+    distinct query sources, with IPv6 also aggregated by /64.
+
+    Example: `dnsvigil traffic rssac002 --service a.root-servers.net --server-addr 198.41.0.4
+    --server-addr 2001:503:ba3e::2:30 --date 2025-01-01 --out rssac002/`
+    """
+    options = common(context, home=home, quiet=quiet or as_json)
+    days = _parse_day(day)
+    engine = DuckDBEngine(Warehouse.open(options.home_path))
+    try:
+        documents = compute_traffic_metrics(
+            engine, service=service, server_addrs=server_addrs or None, days=days
+        )
+    finally:
+        engine.close()
+    if not documents:
+        note(options, "warning: no DNS messages in the warehouse for that selection; nothing written")
+    paths = write_documents(documents, out)
+    if as_json:
+        print(json.dumps({"files": [str(path) for path in paths], "documents": len(documents)}))
+        return
+    for path in paths:
+        stdout.print(str(path), highlight=False)

@@ -1,0 +1,1 @@
+"""The seeded synthetic world of DNS captures that `dnsvigil demo` and the tests ingest."""
