@@ -71,9 +71,10 @@ def _print_summary(summary: IngestSummary, quiet: bool) -> None:
     if quiet:
         return
     table = Table("file", "status", "messages", "malformed", "skipped (not DNS)", box=None)
+    table.columns[0].overflow = "fold"
     for file in summary.files:
         table.add_row(
-            file.path,
+            Path(file.path).name,
             file.status,
             f"{file.messages:,}",
             ", ".join(f"{reason} {count:,}" for reason, count in file.malformed.items()) or "0",

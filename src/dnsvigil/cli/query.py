@@ -34,8 +34,17 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _printable(result: pa.Table) -> pa.Table:
+    """Nanosecond timestamps as ISO text: Python's datetime would drop (or refuse) the nanoseconds."""
+    for index, field in enumerate(result.schema):
+        if pa.types.is_timestamp(field.type) and field.type.unit == "ns":
+            result = result.set_column(index, field.name, result.column(index).cast(pa.string()))
+    return result
+
+
 def print_table(result: pa.Table, output: OutputFormat) -> None:
     """Print an Arrow table as a Rich table, CSV or a JSON array of objects."""
+    result = _printable(result)
     rows = result.to_pylist()
     if output is OutputFormat.JSON:
         json.dump([{key: _json_value(value) for key, value in row.items()} for row in rows], sys.stdout)

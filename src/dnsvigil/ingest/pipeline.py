@@ -140,7 +140,7 @@ def _reader(kind: SourceKind, path: Path, ports: tuple[int, ...], chunk_bytes: i
         from dnsvigil.ingest.capture_file import read_capture
 
         return read_capture(path, ports=ports, chunk_bytes=chunk_bytes)
-    from dnsvigil.ingest.dnstap import read_dnstap
+    from dnsvigil.ingest.dnstap_stream import read_dnstap
 
     return read_dnstap(path, chunk_bytes=chunk_bytes)
 
