@@ -9,14 +9,24 @@ from typing import Annotated
 
 import typer
 
-from dnsvigil.cli.context import HomeOption, JsonOption, QuietOption, common, note, stdout
-from dnsvigil.errors import UsageError
+from dnsvigil.cli.context import HomeOption, JsonOption, QuietOption, common, stdout
+from dnsvigil.errors import NothingReadError, UsageError
 from dnsvigil.store.engine import DuckDBEngine
 from dnsvigil.store.warehouse import Warehouse
 from dnsvigil.traffic.rssac002 import compute_traffic_metrics
 from dnsvigil.traffic.rssac002_yaml import write_documents
 
 app = typer.Typer(help="Traffic metrics over the stored DNS messages.", no_args_is_help=True)
+
+
+def _has_messages_on(engine: DuckDBEngine, day: date) -> bool:
+    """Whether any message is stored for the UTC `day`: zeros for a day never captured would mislead."""
+    found = engine.arrow(
+        "SELECT count(*) AS n FROM dns_messages"
+        " WHERE ts >= $1::TIMESTAMPTZ AND ts < $1::TIMESTAMPTZ + INTERVAL 1 DAY",
+        [f"{day.isoformat()} 00:00:00+00"],
+    )
+    return bool(found.column("n")[0].as_py())
 
 
 def _parse_day(text: str | None) -> list[date] | None:
@@ -65,13 +75,21 @@ def rssac002(
     days = _parse_day(day)
     engine = DuckDBEngine(Warehouse.open(options.home_path))
     try:
+        if days and not _has_messages_on(engine, days[0]):
+            raise NothingReadError(
+                f"{options.home_path}: no DNS messages stored on {days[0]}; nothing written to {out}",
+                hint="ingest captures of that day first (`dnsvigil ingest pcap ...`), or pick another --date",
+            )
         documents = compute_traffic_metrics(
             engine, service=service, server_addrs=server_addrs or None, days=days
         )
     finally:
         engine.close()
     if not documents:
-        note(options, "warning: no DNS messages in the warehouse for that selection; nothing written")
+        raise NothingReadError(
+            f"{options.home_path}: no DNS messages stored; nothing written to {out}",
+            hint="ingest captures first: `dnsvigil ingest pcap ...`",
+        )
     paths = write_documents(documents, out)
     if as_json:
         print(json.dumps({"files": [str(path) for path in paths], "documents": len(documents)}))
