@@ -5,10 +5,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEBIAN_TEST_PACKAGES := tshark
+# Debian tools as command:package; the tests use the first two, the benchmark all of them.
+TEST_TOOLS := tshark:tshark chromium:chromium
+BENCH_TOOLS := $(TEST_TOOLS) knotd:knot dnsperf:dnsperf
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test lint typecheck bench clean debian-test-packages
+.PHONY: demo test bench clean test-tools bench-tools
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
@@ -26,23 +28,31 @@ $(VENV)/.test-installed: $(VENV)/.runtime-installed requirements/test.lock
 	$(BIN)/pip install -q --disable-pip-version-check --require-hashes -r requirements/test.lock
 	@touch $@
 
-debian-test-packages:
-	@missing=""; for tool in $(DEBIAN_TEST_PACKAGES); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+# Installs the Debian packages whose commands are missing (tshark's debconf question answered: no setuid).
+define install_missing
+	@missing=""; for pair in $(1); do command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
 	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages the tests need:$$missing"; \
+	  echo "installing Debian packages:$$missing"; \
 	  echo "wireshark-common wireshark-common/install-setuid boolean false" | $(SUDO) debconf-set-selections; \
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
 	fi
+endef
+
+test-tools:
+	$(call install_missing,$(TEST_TOOLS))
+
+bench-tools:
+	$(call install_missing,$(BENCH_TOOLS))
 
 demo: $(VENV)/.runtime-installed
 	$(BIN)/dnsvigil demo --out $(DEMO_OUT)
 
-test: $(VENV)/.test-installed debian-test-packages
+test: $(VENV)/.test-installed test-tools
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy src
 	$(BIN)/python -m pytest
 
-bench: $(VENV)/.test-installed
+bench: $(VENV)/.test-installed bench-tools
 	$(BIN)/python benchmarks/ingest.py
 
 clean:

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("DNSVIGIL_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+DEBIAN_PACKAGE_OF = {"tshark": "tshark", "chromium": "chromium"}
+
+
+def required_tool(name: str) -> str:
+    """The path of a Debian tool a test needs. A missing tool fails the test: a skip would pass unseen."""
+    path = shutil.which(name)
+    if path is None:
+        package = DEBIAN_PACKAGE_OF.get(name, name)
+        pytest.fail(f"{name} is not installed: `make test` installs it (Debian package {package})")
+    return path
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The `../shared/data` folder of real public data; tests that need it skip when it is absent."""
+    """The folder of real public data beside the repository (`../shared/data`, or $DNSVIGIL_SHARED_DATA).
+
+    Its absence fails the tests that need it rather than skipping them: they are the checks against real data.
+    """
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"reference data folder {SHARED_DATA} is absent")
+        pytest.fail(f"reference data folder {SHARED_DATA} is absent: set DNSVIGIL_SHARED_DATA to where it is")
     return SHARED_DATA
 
 

@@ -10,7 +10,6 @@ import collections
 import datetime
 import gzip
 import hashlib
-import shutil
 import struct
 import subprocess
 from dataclasses import dataclass
@@ -23,13 +22,12 @@ import pytest
 from dnsvigil.demo.traffic import diurnal_times
 from dnsvigil.demo.world import DemoWorld, demo_truth, generate_demo, write_demo_captures
 from dnsvigil.errors import UsageError
+from tests.conftest import required_tool
 
 SMALL = DemoWorld(
     seed=7, day=datetime.date(2024, 3, 10), resolver_queries=2500, authoritative_queries=2500, domains=400
 )
 DAY_START = int(datetime.datetime(2024, 3, 10, tzinfo=datetime.UTC).timestamp())
-TSHARK = shutil.which("tshark")
-needs_tshark = pytest.mark.skipif(TSHARK is None, reason="Debian's tshark is not installed")
 
 
 @dataclass(frozen=True)
@@ -354,12 +352,11 @@ def test_generation_matches_written_files(paths: list[Path]) -> None:
 def _tshark(path: Path, *arguments: str) -> str:
     checks = ("ip.check_checksum:TRUE", "udp.check_checksum:TRUE", "tcp.check_checksum:TRUE")
     options = [item for check in checks for item in ("-o", check)]
-    command = [str(TSHARK), "-r", str(path), *options, *arguments]
+    command = [required_tool("tshark"), "-r", str(path), *options, *arguments]
     return subprocess.run(command, capture_output=True, text=True, check=True, timeout=120).stdout
 
 
 @pytest.mark.tshark
-@needs_tshark
 def test_tshark_finds_nothing_malformed(paths: list[Path]) -> None:
     for path in paths:
         flagged = "_ws.malformed || _ws.expert.severity >= error || tcp.analysis.flags || dns.retransmission"
@@ -368,7 +365,6 @@ def test_tshark_finds_nothing_malformed(paths: list[Path]) -> None:
 
 
 @pytest.mark.tshark
-@needs_tshark
 def test_tshark_counts_what_the_truth_says(paths: list[Path]) -> None:
     truth = demo_truth(SMALL)
     for path, capture in zip(paths, truth.captures, strict=True):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections import Counter
 from decimal import Decimal
@@ -12,6 +11,7 @@ import pytest
 
 from dnsvigil.ingest.capture_file import read_capture
 from dnsvigil.ingest.reasons import new_counts
+from tests.conftest import required_tool
 
 # file: (messages, UDP, TCP, IPv6)
 EXPECTED = {
@@ -50,8 +50,6 @@ def messages_of(path: Path, **options) -> list[tuple[int, bytes, int, int, int]]
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_message_counts(pcaps_dir: Path, name: str) -> None:
     path = pcaps_dir / name
-    if not path.exists():
-        pytest.skip(f"{name} is absent")
     found = messages_of(path)
     total, udp, tcp, ipv6 = EXPECTED[name]
     assert len(found) == total
@@ -91,7 +89,7 @@ def tshark_messages(path: Path) -> Counter[tuple[int, int, bool]]:
     """(frame time in ns, DNS id, is response) of each DNS message tshark finds, several per frame for TCP."""
     run = subprocess.run(
         [
-            "tshark",
+            required_tool("tshark"),
             "-r",
             str(path),
             "-Y",
@@ -124,7 +122,6 @@ def tshark_messages(path: Path) -> Counter[tuple[int, int, bool]]:
 
 
 @pytest.mark.tshark
-@pytest.mark.skipif(shutil.which("tshark") is None, reason="Debian's tshark is not installed")
 def test_messages_agree_with_tshark(pcaps_dir: Path) -> None:
     paths = sorted(pcaps_dir.glob("*.pcap"))
     assert paths

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 import subprocess
 from dataclasses import replace
 from datetime import timedelta
@@ -29,6 +28,7 @@ from dnsvigil.traffic.overview import (
     VolumePoint,
     compute_overview,
 )
+from tests.conftest import required_tool
 from tests.traffic.message_table import T0, TableRunner, at, message_table, query, response
 
 CHART_IDS = ("chart-volume", "chart-request-sizes", "chart-response-sizes", "chart-rcodes", "chart-qtypes")
@@ -301,14 +301,11 @@ def test_empty_overview_says_so_without_charts() -> None:
     assert _parse(html).headings == [1, 2, 2]
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
 def test_page_renders_in_chromium_at_phone_width(tmp_path: Path) -> None:
     out = write_traffic_report(_overview(), tmp_path / "traffic.html", title="t")
     screenshot = tmp_path / "traffic.png"
-    common = [CHROMIUM or "", "--headless", "--no-sandbox", "--disable-gpu", "--window-size=390,2400"]
+    chromium = required_tool("chromium")
+    common = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=390,2400"]
     dom = subprocess.run(
         [*common, "--virtual-time-budget=10000", "--enable-logging=stderr", "--dump-dom", out.as_uri()],
         capture_output=True, text=True, timeout=120, check=True,
