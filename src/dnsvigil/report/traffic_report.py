@@ -129,7 +129,8 @@ def _volume_chart(overview: TrafficOverview) -> Markup:
 
 def _size_chart(bins: Sequence[SizeBin], div_id: str) -> Markup:
     figure = go.Figure()
-    transports = sorted({size_bin.transport for size_bin in bins})
+    # UDP first, so it takes the first colour as UDP/IPv4 does in the volume chart.
+    transports = sorted({size_bin.transport for size_bin in bins}, key=lambda name: (name != "udp", name))
     for index, transport in enumerate(transports):
         selected = [size_bin for size_bin in bins if size_bin.transport == transport]
         figure.add_trace(
