@@ -34,10 +34,15 @@ class DuckDBEngine:
             files = [str(warehouse.home / stored.path) for stored in warehouse.files(name)]
             if files:
                 listing = ", ".join(_quoted(path) for path in files)
-                self.connection.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{listing}])")
+                source = f"read_parquet([{listing}])"
             else:
                 self.connection.register(f"_empty_{name}", table.schema.empty_table())
-                self.connection.execute(f"CREATE VIEW {name} AS SELECT * FROM _empty_{name}")
+                source = f"_empty_{name}"
+            latest = ""
+            if table.latest_by is not None:
+                key, order = table.latest_by
+                latest = f" QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {order} DESC) = 1"
+            self.connection.execute(f"CREATE VIEW {name} AS SELECT * FROM {source}{latest}")
 
     def arrow(self, sql: str, params: list[object] | None = None) -> pa.Table:
         """Run trusted SQL (an analyzer's) and return the result as an Arrow table."""

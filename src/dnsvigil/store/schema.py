@@ -13,12 +13,17 @@ import pyarrow as pa
 
 @dataclass(frozen=True, slots=True)
 class TableSchema:
-    """A warehouse table: its name, schema version, Arrow schema, and the column it is partitioned by."""
+    """A warehouse table: its name, schema version, Arrow schema, and the column it is partitioned by.
+
+    `latest_by` names (key, order) columns for tables whose rows are updated by appending: the table's view
+    shows, per key, only the row that is last in that order.
+    """
 
     name: str
     version: int
     schema: pa.Schema
     time_column: str
+    latest_by: tuple[str, str] | None = None
 
 
 _UTC_NS = pa.timestamp("ns", tz="UTC")
@@ -75,6 +80,8 @@ FINDINGS = TableSchema(
     name="findings",
     version=1,
     time_column="first_seen",
+    # A detector run over grown data finds the same finding (same id) with a later last_seen, more evidence.
+    latest_by=("finding_id", "last_seen"),
     schema=pa.schema(
         [
             pa.field("finding_id", pa.string(), nullable=False),
