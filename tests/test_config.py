@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dnsvigil.config import SETTINGS, read_int, read_ports, resolve_home
+from dnsvigil.config import SETTINGS, read_int, read_ports, read_share, resolve_home
 from dnsvigil.errors import UsageError
 from tests.conftest import REPO_ROOT
 
@@ -35,3 +35,11 @@ def test_ports_are_validated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DNSVIGIL_CHUNK_MIB", "lots")
     with pytest.raises(UsageError, match="DNSVIGIL_CHUNK_MIB"):
         read_int("chunk_mib")
+
+
+def test_shares_are_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert read_share("dga_min_nxdomain_share") == 0.5
+    assert read_share("dga_min_nxdomain_share", "0.9") == 0.9
+    for bad in ("half", "1.5", "-0.1"):
+        with pytest.raises(UsageError, match="DNSVIGIL_DGA_MIN_NXDOMAIN_SHARE"):
+            read_share("dga_min_nxdomain_share", bad)

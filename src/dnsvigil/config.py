@@ -48,6 +48,18 @@ SETTINGS: tuple[Setting, ...] = (
         "DNSVIGIL_CHUNK_MIB",
         "Capture bytes decoded per batch; bounds ingest memory whatever the file size.",
     ),
+    Setting(
+        "dga_min_names",
+        "8",
+        "DNSVIGIL_DGA_MIN_NAMES",
+        "Distinct DGA-scored domains a client must ask for before `dga detect` calls it infected.",
+    ),
+    Setting(
+        "dga_min_nxdomain_share",
+        "0.5",
+        "DNSVIGIL_DGA_MIN_NXDOMAIN_SHARE",
+        "Share of an infected client's answered DGA-scored queries that must be NXDOMAIN (0..1).",
+    ),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -82,6 +94,21 @@ def read_int(name: str, override: str | None = None, *, minimum: int = 0) -> int
         ) from None
     if value < minimum:
         raise UsageError(f"setting {name} ({setting.env}) must be >= {minimum}, got {value}")
+    return value
+
+
+def read_share(name: str, override: str | None = None) -> float:
+    """A setting read as a share within [0, 1], with an error that names it."""
+    setting = find_setting(name)
+    raw = setting.read(override)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(
+            f"setting {name} ({setting.env}) must be a number, got {raw!r}", hint=setting.help
+        ) from None
+    if not 0.0 <= value <= 1.0:
+        raise UsageError(f"setting {name} ({setting.env}) must be within 0..1, got {value}")
     return value
 
 
