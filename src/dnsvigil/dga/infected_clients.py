@@ -1,0 +1,219 @@
+"""Find DGA activity in stored traffic: infected clients, and DGA domains that resolve (live controllers).
+
+A bot running a DGA asks its resolver for many generated names, nearly all unregistered, until one
+answers: so a client asking for many distinct DGA-scored domains, mostly answered NXDOMAIN, is likely
+infected; and a DGA-scored domain that does resolve is a candidate controller, worth a takedown request.
+Names are scored once per distinct query name, then only the DGA-scored ones are counted per client, so the
+cost follows the number of distinct names rather than the number of messages.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from dnsvigil.findings import Finding, FindingCode, Severity, SubjectType, register_code
+from dnsvigil.store.sql import SqlRunner
+
+DETECTOR = "dga.traffic"
+RCODE_NXDOMAIN = 3
+
+INFECTED_CLIENT = register_code(
+    FindingCode(
+        "DGA.INFECTED_CLIENT",
+        "Client asking for DGA-generated domains",
+        "A client asked for many distinct domains that the DGA model scores as generated, most of them "
+        "answered NXDOMAIN: the pattern of malware looking for its controller.",
+        ("https://www.usenix.org/conference/usenixsecurity16/technical-sessions/presentation/plohmann",),
+    )
+)
+DGA_DOMAIN = register_code(
+    FindingCode(
+        "DGA.DOMAIN",
+        "DGA-generated domain that resolves",
+        "A domain the DGA model scores as generated was answered with records: a candidate live "
+        "command-and-control domain, to verify and then report to its registrar or registry.",
+        ("https://www.usenix.org/conference/usenixsecurity16/technical-sessions/presentation/plohmann",),
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NameVerdicts:
+    """The DGA model's verdict on each of a list of query names, in order.
+
+    `registrable` is the name's registrable domain, empty when it has none (reverse DNS, service labels,
+    invalid names); `family` is empty when the name is not scored as DGA.
+    """
+
+    registrable: Sequence[str]
+    score: npt.NDArray[np.float64]
+    is_dga: npt.NDArray[np.bool_]
+    family: Sequence[str]
+
+
+Scorer = Callable[[Sequence[str]], NameVerdicts]
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorSettings:
+    """Thresholds of the traffic detector (defaults in `dnsvigil.config`)."""
+
+    min_dga_names: int = 8
+    min_nxdomain_share: float = 0.5
+    examples: int = 10
+
+
+@dataclass(slots=True)
+class _ClientTally:
+    domains: dict[str, int] = field(default_factory=dict)  # registrable domain -> queries
+    families: Counter[str] = field(default_factory=Counter)
+    scores: list[float] = field(default_factory=list)
+    nxdomain: int = 0
+    answered: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+
+
+def detect_dga_activity(
+    runner: SqlRunner, scorer: Scorer, settings: DetectorSettings, *, days: Sequence[date] | None = None
+) -> list[Finding]:
+    """Score the distinct query names of `dns_messages` (on `days`, else all) and return the findings.
+
+    Returns:
+        `DGA.INFECTED_CLIENT` findings (subject: the client address) and `DGA.DOMAIN` findings (subject:
+        the registrable domain that resolved), sorted by code and subject.
+    """
+    window, params = _window(days)
+    names_table = runner.arrow(
+        f"SELECT DISTINCT qname FROM dns_messages WHERE qname IS NOT NULL AND NOT malformed{window}", params
+    )
+    names = [str(name) for name in names_table.column("qname").to_pylist()]
+    if not names:
+        return []
+    verdicts = scorer(names)
+    flagged = {
+        name: (verdicts.registrable[index], float(verdicts.score[index]), verdicts.family[index])
+        for index, name in enumerate(names)
+        if verdicts.is_dga[index] and verdicts.registrable[index]
+    }
+    if not flagged:
+        return []
+    rows = runner.arrow(
+        "SELECT CASE WHEN qr THEN dst_addr ELSE src_addr END AS client, qname,"
+        " count(*) FILTER (WHERE NOT qr) AS queries,"
+        f" count(*) FILTER (WHERE qr AND rcode = {RCODE_NXDOMAIN}) AS nxdomain,"
+        " count(*) FILTER (WHERE qr AND rcode = 0 AND ancount > 0) AS answered,"
+        " count(*) FILTER (WHERE qr) AS responses, min(ts) AS first_seen, max(ts) AS last_seen"
+        " FROM dns_messages WHERE NOT malformed AND qname IN (SELECT unnest(?::VARCHAR[]))"
+        f"{window} GROUP BY ALL ORDER BY ALL",
+        [sorted(flagged), *params],
+    ).to_pylist()
+    clients = _tally_clients(rows, flagged)
+    findings = [
+        finding
+        for client, tally in sorted(clients.items())
+        if (finding := _infected_client(client, tally, settings)) is not None
+    ]
+    findings.extend(_live_domains(rows, flagged, settings))
+    return findings
+
+
+def _window(days: Sequence[date] | None) -> tuple[str, list[object]]:
+    if not days:
+        return "", []
+    clauses = " OR ".join("(ts >= ?::TIMESTAMPTZ AND ts < ?::TIMESTAMPTZ)" for _ in days)
+    params: list[object] = []
+    for day in days:
+        params += [f"{day.isoformat()} 00:00:00+00", f"{(day + timedelta(days=1)).isoformat()} 00:00:00+00"]
+    return f" AND ({clauses})", params
+
+
+def _tally_clients(
+    rows: list[dict[str, Any]], flagged: dict[str, tuple[str, float, str]]
+) -> dict[str, _ClientTally]:
+    clients: dict[str, _ClientTally] = defaultdict(_ClientTally)
+    for row in rows:
+        registrable, score, family = flagged[row["qname"]]
+        tally = clients[row["client"]]
+        if registrable not in tally.domains:
+            tally.families[family] += 1
+            tally.scores.append(score)
+        tally.domains[registrable] = tally.domains.get(registrable, 0) + row["queries"]
+        tally.nxdomain += row["nxdomain"]
+        tally.answered += row["responses"]
+        tally.first_seen = min(filter(None, (tally.first_seen, row["first_seen"])))
+        tally.last_seen = max(filter(None, (tally.last_seen, row["last_seen"])))
+    return clients
+
+
+def _infected_client(client: str, tally: _ClientTally, settings: DetectorSettings) -> Finding | None:
+    nxdomain_share = tally.nxdomain / tally.answered if tally.answered else 1.0
+    if len(tally.domains) < settings.min_dga_names or nxdomain_share < settings.min_nxdomain_share:
+        return None
+    family, votes = tally.families.most_common(1)[0]
+    assert tally.first_seen is not None and tally.last_seen is not None
+    return Finding(
+        code=INFECTED_CLIENT.code,
+        subject_type=SubjectType.CLIENT,
+        subject=client,
+        severity=Severity.HIGH,
+        confidence=round(float(np.mean(tally.scores)) * min(1.0, 0.5 + nxdomain_share / 2), 4),
+        first_seen=tally.first_seen,
+        last_seen=tally.last_seen,
+        detector=DETECTOR,
+        evidence={
+            "dga_domains": len(tally.domains),
+            "queries": sum(tally.domains.values()),
+            "nxdomain_share": round(nxdomain_share, 4),
+            "family": family,
+            "family_votes": dict(tally.families.most_common()),
+            "family_share": round(votes / len(tally.domains), 4),
+            "examples": sorted(tally.domains, key=lambda name: (-tally.domains[name], name))[
+                : settings.examples
+            ],
+        },
+    )
+
+
+def _live_domains(
+    rows: list[dict[str, Any]], flagged: dict[str, tuple[str, float, str]], settings: DetectorSettings
+) -> list[Finding]:
+    resolved: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        registrable = flagged[row["qname"]][0]
+        resolved[registrable].append(row)
+    findings = []
+    for registrable, domain_rows in sorted(resolved.items()):
+        answered = [row for row in domain_rows if row["answered"]]
+        if not answered:
+            continue
+        scores = {flagged[row["qname"]][1] for row in domain_rows}
+        families = Counter(flagged[row["qname"]][2] for row in domain_rows)
+        askers = sorted({row["client"] for row in domain_rows})
+        findings.append(
+            Finding(
+                code=DGA_DOMAIN.code,
+                subject_type=SubjectType.DOMAIN,
+                subject=registrable,
+                severity=Severity.HIGH,
+                confidence=round(max(scores), 4),
+                first_seen=min(row["first_seen"] for row in answered),
+                last_seen=max(row["last_seen"] for row in answered),
+                detector=DETECTOR,
+                evidence={
+                    "family": families.most_common(1)[0][0],
+                    "query_names": sorted({row["qname"] for row in domain_rows})[: settings.examples],
+                    "answers": sum(row["answered"] for row in domain_rows),
+                    "clients": len(askers),
+                    "client_examples": askers[: settings.examples],
+                },
+            )
+        )
+    return findings

@@ -1,0 +1,83 @@
+"""The DGA traffic detector on hand-made traffic, with a stand-in scorer so the logic is tested alone."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date
+
+import numpy as np
+import pytest
+
+from dnsvigil.dga.infected_clients import (
+    DGA_DOMAIN,
+    INFECTED_CLIENT,
+    DetectorSettings,
+    NameVerdicts,
+    detect_dga_activity,
+)
+from tests.traffic.message_table import TableRunner, at, message_table, query, response
+
+BOT = "192.0.2.66"
+USER = "192.0.2.10"
+
+
+def marker_scorer(names: Sequence[str]) -> NameVerdicts:
+    """Scores names whose first label starts with 'qx' as DGA of family 'fam', with the label's length."""
+    registrable = [".".join(name.rstrip(".").split(".")[-2:]) for name in names]
+    is_dga = np.array([name.startswith("qx") for name in names])
+    score = np.where(is_dga, 0.9, 0.1)
+    return NameVerdicts(registrable, score, is_dga, ["fam" if flag else "" for flag in is_dga])
+
+
+def exchange(
+    client: str, name: str, seconds: float, *, rcode: int, answers: int = 0
+) -> list[dict[str, object]]:
+    return [
+        query(src_addr=client, qname=name, ts=at(seconds)),
+        response(dst_addr=client, qname=name, ts=at(seconds + 0.01), rcode=rcode, ancount=answers),
+    ]
+
+
+def traffic(bot_names: int, *, live: int = 1) -> TableRunner:
+    rows = []
+    for index in range(bot_names):
+        answered = index < live
+        rows += exchange(
+            BOT, f"qx{index:03d}abc.com", 60 * index, rcode=0 if answered else 3, answers=int(answered)
+        )
+    for index in range(30):
+        rows += exchange(USER, f"site{index}.example", 30 * index, rcode=0, answers=1)
+    rows += exchange(USER, "qxtypo.net", 5, rcode=3)  # one DGA-looking miss does not make a user infected
+    return TableRunner(message_table(rows))
+
+
+def test_bot_is_flagged_and_its_live_controller_found() -> None:
+    findings = detect_dga_activity(traffic(12), marker_scorer, DetectorSettings(min_dga_names=8))
+    infected = [finding for finding in findings if finding.code == INFECTED_CLIENT.code]
+    live = [finding for finding in findings if finding.code == DGA_DOMAIN.code]
+    assert [finding.subject for finding in infected] == [BOT]
+    evidence = infected[0].evidence
+    assert evidence["dga_domains"] == 12 and evidence["family"] == "fam"
+    assert evidence["nxdomain_share"] == pytest.approx(11 / 12, abs=1e-4)
+    assert len(evidence["examples"]) == 10
+    assert infected[0].last_seen > infected[0].first_seen
+    assert [finding.subject for finding in live] == ["qx000abc.com"]
+    assert live[0].evidence["client_examples"] == [BOT]
+    json.dumps(dict(evidence))  # evidence is plain JSON
+
+
+def test_thresholds_are_respected() -> None:
+    assert not detect_dga_activity(traffic(7, live=0), marker_scorer, DetectorSettings(min_dga_names=8))
+    # Mostly resolving names are not the NXDOMAIN pattern of a searching bot.
+    resolving = detect_dga_activity(traffic(12, live=9), marker_scorer, DetectorSettings(min_dga_names=8))
+    assert not [finding for finding in resolving if finding.code == INFECTED_CLIENT.code]
+    assert len([finding for finding in resolving if finding.code == DGA_DOMAIN.code]) == 9
+
+
+def test_day_window_and_empty_input() -> None:
+    runner = traffic(12)
+    assert detect_dga_activity(runner, marker_scorer, DetectorSettings(), days=[date(2024, 5, 2)]) == []
+    assert detect_dga_activity(runner, marker_scorer, DetectorSettings(), days=[date(2024, 5, 1)])
+    empty = TableRunner(message_table([]))
+    assert detect_dga_activity(empty, marker_scorer, DetectorSettings()) == []
