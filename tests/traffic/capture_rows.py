@@ -1,4 +1,4 @@
-"""Test helpers: `dns_messages` rows from a small pcap, hand-made rows, and a DuckDB `SqlRunner` over them.
+"""Test helper: `dns_messages` rows from a small pcap, read without `dnsvigil.ingest`.
 
 The pcap parser is deliberately tiny and independent of `dnsvigil.ingest` (classic pcap, Ethernet with
 optional 802.1Q tags, IPv4 or IPv6 without extension headers, UDP on port 53), so the RSSAC002 golden
@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
-from dnsvigil.store.schema import DNS_MESSAGES
+from tests.traffic.message_table import message_table
 
 _ETHERNET = 1
 _ETHERTYPE_VLAN = (0x8100, 0x88A8)
@@ -24,65 +23,6 @@ _ETHERTYPE_IPV6 = 0x86DD
 _UDP = 17
 _DNS_PORT = 53
 _OPT = 41
-
-DEFAULTS: dict[str, object] = {
-    "ts": 1_735_689_600_000_000_000,  # 2025-01-01T00:00:00Z
-    "src_addr": "192.0.2.1",
-    "dst_addr": "198.51.100.53",
-    "src_port": 40000,
-    "dst_port": 53,
-    "ip_version": 4,
-    "transport": "udp",
-    "msg_len": 40,
-    "dns_id": 1,
-    "qr": False,
-    "opcode": 0,
-    "aa": False,
-    "tc": False,
-    "rd": False,
-    "ra": False,
-    "ad": False,
-    "cd": False,
-    "rcode": 0,
-    "qdcount": 1,
-    "ancount": 0,
-    "nscount": 0,
-    "arcount": 0,
-    "qname": "example.",
-    "qname_mixed_case": False,
-    "qtype": 1,
-    "qclass": 1,
-    "edns_present": False,
-    "edns_version": None,
-    "edns_udp_size": None,
-    "edns_do": None,
-    "edns_nsid": None,
-    "edns_ecs": None,
-    "edns_cookie": None,
-    "malformed": False,
-    "malformed_reason": None,
-    "source_file": "test.pcap",
-}
-
-
-def message_table(rows: list[Mapping[str, object]]) -> pa.Table:
-    """A `dns_messages` table of the given rows, every column not given taking its value from DEFAULTS."""
-    unknown = {key for row in rows for key in row} - DEFAULTS.keys()
-    if unknown:
-        raise KeyError(f"not dns_messages columns: {sorted(unknown)}")
-    return pa.Table.from_pylist([{**DEFAULTS, **row} for row in rows], schema=DNS_MESSAGES.schema)
-
-
-class DuckRunner:
-    """A `SqlRunner` over one in-memory DuckDB connection where `table` is registered as `dns_messages`."""
-
-    def __init__(self, table: pa.Table, *, time_zone: str = "UTC") -> None:
-        self.connection = duckdb.connect()
-        self.connection.execute(f"SET TimeZone = '{time_zone}'")
-        self.connection.register("dns_messages", table)
-
-    def arrow(self, sql: str, params: list[object] | None = None) -> pa.Table:
-        return self.connection.sql(sql, params=params or None).to_arrow_table()
 
 
 def rows_from_pcap(path: Path) -> pa.Table:

@@ -1,7 +1,8 @@
 """Hand-made `dns_messages` tables for analyzer tests, and a DuckDB `SqlRunner` over them.
 
 `query(...)` and `response(...)` give one row with sensible defaults, overridden by keyword;
-`message_table(rows)` turns rows into a table of exactly the canonical schema.
+`message_table(rows)` turns rows, full or partial (missing columns take the defaults), into a table of
+exactly the canonical schema.
 """
 
 from __future__ import annotations
@@ -92,28 +93,21 @@ def response(**fields: Any) -> dict[str, Any]:
 
 
 def message_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
-    """A `dns_messages` table of exactly the canonical schema holding `rows`."""
+    """A `dns_messages` table of exactly the canonical schema holding `rows`, defaults filling the gaps."""
     rows = list(rows)
-    schema = DNS_MESSAGES.schema
-    columns = []
-    for field in schema:
-        values = [row[field.name] for row in rows]
-        if pa.types.is_dictionary(field.type):
-            column = pa.array(values, pa.string()).dictionary_encode()
-            column = column.cast(field.type)
-        else:
-            column = pa.array(values, field.type)
-        columns.append(column)
-    return pa.Table.from_arrays(columns, schema=schema)
+    unknown = {key for row in rows for key in row} - _DEFAULTS.keys()
+    if unknown:
+        raise KeyError(f"not dns_messages columns: {sorted(unknown)}")
+    return pa.Table.from_pylist([{**_DEFAULTS, **row} for row in rows], schema=DNS_MESSAGES.schema)
 
 
 class TableRunner:
     """A `SqlRunner` over one in-memory `dns_messages` table, the way the DuckDB engine runs SQL."""
 
-    def __init__(self, table: pa.Table) -> None:
+    def __init__(self, table: pa.Table, *, time_zone: str = "UTC") -> None:
         self.table = table
         self.connection = duckdb.connect(":memory:")
-        self.connection.execute("SET TimeZone = 'UTC'")
+        self.connection.execute(f"SET TimeZone = '{time_zone}'")
         self.connection.register(DNS_MESSAGES.name, table)
         self.statements: list[str] = []
 

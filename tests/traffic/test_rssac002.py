@@ -26,7 +26,8 @@ from dnsvigil.traffic.rssac002 import (
     server_address_forms,
 )
 from dnsvigil.traffic.rssac002_yaml import document_to_mapping
-from tests.traffic.capture_rows import DuckRunner, message_table, rows_from_pcap
+from tests.traffic.capture_rows import rows_from_pcap
+from tests.traffic.message_table import TableRunner, message_table
 
 DAY = date(2025, 1, 1)
 DAY_NS = 1_735_689_600_000_000_000  # 2025-01-01T00:00:00Z
@@ -35,7 +36,8 @@ HEADER_KEYS = {"version", "service", "start-period", "metric"}
 
 
 def metrics(rows: list[Mapping[str, object]], **options: object) -> list[MetricDocument]:
-    return compute_traffic_metrics(DuckRunner(message_table(rows)), service="test1", **options)  # type: ignore[arg-type]
+    table = message_table([{"ts": DAY_NS, "qname": "example.", "src_port": 40000, **row} for row in rows])
+    return compute_traffic_metrics(TableRunner(table), service="test1", **options)  # type: ignore[arg-type]
 
 
 def body_of(documents: list[MetricDocument], metric: Metric, day: date = DAY) -> object:
@@ -67,7 +69,7 @@ def golden_values(path: Path) -> dict[str, dict[str, object]]:
 
 def test_dns_pcap_equals_dnscap_rssm_golden_output(pcaps_dir: Path) -> None:
     documents = compute_traffic_metrics(
-        DuckRunner(rows_from_pcap(pcaps_dir / "dnscap__dns.pcap")), service="test1"
+        TableRunner(rows_from_pcap(pcaps_dir / "dnscap__dns.pcap")), service="test1"
     )
     golden = golden_values(pcaps_dir / "dnscap__rssm_test1.gold.yaml")
 
@@ -80,7 +82,7 @@ def test_dns_pcap_equals_dnscap_rssm_golden_output(pcaps_dir: Path) -> None:
 
 def test_ipv6_capture_counts_one_source_and_one_prefix(pcaps_dir: Path) -> None:
     documents = compute_traffic_metrics(
-        DuckRunner(rows_from_pcap(pcaps_dir / "dnscap__dns6.pcap")), service="test1"
+        TableRunner(rows_from_pcap(pcaps_dir / "dnscap__dns6.pcap")), service="test1"
     )
     day = documents[0].day
     assert body_of(documents, Metric.UNIQUE_SOURCES, day) == UniqueSources(0, 1, 1)
@@ -90,7 +92,7 @@ def test_ipv6_capture_counts_one_source_and_one_prefix(pcaps_dir: Path) -> None:
 
 def test_edns_capture_counts_its_servfail(pcaps_dir: Path) -> None:
     documents = compute_traffic_metrics(
-        DuckRunner(rows_from_pcap(pcaps_dir / "dnscap__edns.pcap")), service="test1"
+        TableRunner(rows_from_pcap(pcaps_dir / "dnscap__edns.pcap")), service="test1"
     )
     assert body_of(documents, Metric.RCODE_VOLUME, documents[0].day) == RcodeVolume(((0, 6), (2, 1)))
 
@@ -239,7 +241,7 @@ def test_unique_sources_count_query_sources_only() -> None:
     ],
 )
 def test_prefix64_sql_expands_compressed_forms(address: str, prefix: str) -> None:
-    runner = DuckRunner(message_table([]))
+    runner = TableRunner(message_table([]))
     result = runner.arrow(f"SELECT {ipv6_prefix64_sql('a')} AS p FROM (SELECT ? AS a)", [address])
     assert result.column("p").to_pylist() == [prefix]
 
@@ -248,7 +250,7 @@ _GROUP = st.one_of(st.just(0), st.just(0), st.integers(0, 0xFFFF))
 _ADDRESS = st.lists(_GROUP, min_size=8, max_size=8).map(
     lambda groups: ipaddress.IPv6Address(sum(group << (16 * (7 - i)) for i, group in enumerate(groups)))
 )
-_PREFIX_RUNNER = DuckRunner(message_table([]))
+_PREFIX_RUNNER = TableRunner(message_table([]))
 
 
 @settings(max_examples=200, deadline=None)
@@ -328,7 +330,7 @@ def test_each_utc_day_gets_its_own_documents_split_at_midnight() -> None:
         {"ts": DAY_NS + 3 * NS_PER_DAY},
     ]
     for time_zone in ("UTC", "Asia/Tokyo", "America/Los_Angeles"):
-        runner = DuckRunner(message_table(rows), time_zone=time_zone)
+        runner = TableRunner(message_table(rows), time_zone=time_zone)
         documents = compute_traffic_metrics(runner, service="test1")
         days = [date(2025, 1, 1), date(2025, 1, 2), date(2025, 1, 4)]
         assert [doc.day for doc in documents] == [day for day in days for _ in Metric]

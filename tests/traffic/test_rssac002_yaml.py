@@ -29,7 +29,8 @@ from dnsvigil.traffic.rssac002_yaml import (
     file_label,
     write_documents,
 )
-from tests.traffic.capture_rows import DuckRunner, rows_from_pcap
+from tests.traffic.capture_rows import rows_from_pcap
+from tests.traffic.message_table import TableRunner
 
 DAY = date(2025, 1, 1)
 SERVICE = "a.root-servers.net"
@@ -190,7 +191,7 @@ def test_written_files_load_back_to_the_document(tmp_path: Path) -> None:
 
 def test_computed_golden_documents_round_trip(tmp_path: Path, pcaps_dir: Path) -> None:
     documents = compute_traffic_metrics(
-        DuckRunner(rows_from_pcap(pcaps_dir / "dnscap__dns.pcap")), service="test1"
+        TableRunner(rows_from_pcap(pcaps_dir / "dnscap__dns.pcap")), service="test1"
     )
     for path, written in zip(write_documents(documents, tmp_path), documents, strict=True):
         assert path.name == f"test1-20161020-{written.metric.value}.yaml"
