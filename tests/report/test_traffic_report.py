@@ -7,7 +7,7 @@ import json
 import re
 import subprocess
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,9 @@ import numpy as np
 import plotly.offline
 import pytest
 
+from dnsvigil.dga.infected_clients import DGA_DOMAIN, INFECTED_CLIENT
 from dnsvigil.errors import OutputError
+from dnsvigil.findings import Finding, Severity, SubjectType
 from dnsvigil.report.traffic_report import MIX_BARS, render_traffic_report, write_traffic_report
 from dnsvigil.traffic.overview import (
     QtypeCount,
@@ -317,3 +319,25 @@ def test_page_renders_in_chromium_at_phone_width(tmp_path: Path) -> None:
         [*common, f"--screenshot={screenshot}", out.as_uri()], capture_output=True, timeout=120, check=True
     )
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_findings_are_listed_most_severe_first_with_their_evidence(tmp_path: Path) -> None:
+    moment = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+    common = {"first_seen": moment, "last_seen": moment, "detector": "test"}
+    findings = [
+        Finding(DGA_DOMAIN.code, SubjectType.DOMAIN, "low.example", Severity.LOW, 0.5, **common),  # type: ignore[arg-type]
+        Finding(
+            INFECTED_CLIENT.code,
+            SubjectType.CLIENT,
+            "192.0.2.66",
+            Severity.HIGH,
+            0.93,
+            evidence={"family": "<b>fam</b>", "examples": ["qx1.com", "qx2.com"], "family_votes": {"fam": 2}},
+            **common,  # type: ignore[arg-type]
+        ),
+    ]
+    html = render_traffic_report(_overview(), title="t", findings=findings)
+    assert html.index("192.0.2.66") < html.index("low.example")
+    assert "qx1.com, qx2.com" in html and "93.0%" in html
+    assert "<b>fam</b>" not in html and "&lt;b&gt;fam&lt;/b&gt;" in html  # evidence is escaped
+    assert "Findings" not in render_traffic_report(_overview(), title="t")

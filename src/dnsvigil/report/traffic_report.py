@@ -24,6 +24,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from dnsvigil.errors import OutputError
+from dnsvigil.findings import Finding
 from dnsvigil.traffic.overview import SIZE_BIN_BYTES, SizeBin, TrafficOverview
 
 MIX_BARS = 20
@@ -168,7 +169,11 @@ def _mix_chart(names: list[str], counts: list[int], shares: list[float], div_id:
 
 
 def render_traffic_report(
-    overview: TrafficOverview, *, title: str, rssac002_hrefs: Sequence[str] = ()
+    overview: TrafficOverview,
+    *,
+    title: str,
+    rssac002_hrefs: Sequence[str] = (),
+    findings: Sequence[Finding] = (),
 ) -> str:
     """Render the traffic report as one HTML document with Plotly's JavaScript inline.
 
@@ -176,6 +181,7 @@ def render_traffic_report(
         overview: what to show.
         title: the page title and top heading.
         rssac002_hrefs: URLs (relative to the page) of RSSAC002 YAML files to link to.
+        findings: what analyzers found in this traffic, listed most severe and most confident first.
 
     Returns:
         The complete HTML document.
@@ -212,6 +218,7 @@ def render_traffic_report(
         plotly_js=Markup(plotly.offline.get_plotlyjs()) if charts else "",
         mix_bars=MIX_BARS,
         links=links,
+        findings=sorted(findings, key=lambda item: (-item.severity, -item.confidence, item.subject)),
     )
 
 
@@ -241,7 +248,12 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def write_traffic_report(
-    overview: TrafficOverview, out_path: Path, *, title: str, rssac002_links: Sequence[Path] = ()
+    overview: TrafficOverview,
+    out_path: Path,
+    *,
+    title: str,
+    rssac002_links: Sequence[Path] = (),
+    findings: Sequence[Finding] = (),
 ) -> Path:
     """Write the traffic report to `out_path` as one self-contained HTML file, atomically.
 
@@ -254,6 +266,7 @@ def write_traffic_report(
         title: the page title and top heading.
         rssac002_links: RSSAC002 YAML files to link to, usually written beside the page; the links
             are relative to the page, so the folder can be moved or published as a whole.
+        findings: what analyzers found in this traffic.
 
     Returns:
         `out_path`.
@@ -262,5 +275,6 @@ def write_traffic_report(
         OutputError: the page cannot be written there.
     """
     hrefs = [_relative_href(link, out_path) for link in rssac002_links]
-    _write_atomically(out_path, render_traffic_report(overview, title=title, rssac002_hrefs=hrefs))
+    page = render_traffic_report(overview, title=title, rssac002_hrefs=hrefs, findings=findings)
+    _write_atomically(out_path, page)
     return out_path
