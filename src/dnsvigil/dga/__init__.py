@@ -1,0 +1,1 @@
+"""DGA detection: names, features, model, training, evaluation, infected-client detection."""
