@@ -1,7 +1,8 @@
 """The demo world: the same bytes for the same seed, valid captures, and ground truth that matches them.
 
 Captures are read back two independent ways: dpkt for the link, IP and transport layers plus a strict DNS
-wire walker written here from RFC 1035/6891, and Debian's tshark where it is installed.
+wire walker written here from RFC 1035/6891, and Debian's tshark where it is installed. The infected
+clients are checked in `test_infection`.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from dnsvigil.demo.world import DemoWorld, demo_truth, generate_demo, write_demo
 from dnsvigil.errors import UsageError
 from tests.conftest import required_tool
 
+# Seed 9: its small captures hold truncated answers for the TCP retry tests.
 SMALL = DemoWorld(
-    seed=7, day=datetime.date(2024, 3, 10), resolver_queries=2500, authoritative_queries=2500, domains=400
+    seed=9, day=datetime.date(2024, 3, 10), resolver_queries=2500, authoritative_queries=2500, domains=400
 )
 DAY_START = int(datetime.datetime(2024, 3, 10, tzinfo=datetime.UTC).timestamp())
 
@@ -205,9 +207,10 @@ def read(paths: list[Path]) -> dict[str, tuple[list[Packet], list[Message]]]:
 
 
 def test_same_world_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
-    world = DemoWorld(seed=3, resolver_queries=300, authoritative_queries=300, domains=100)
+    world = DemoWorld(seed=3, resolver_queries=1000, authoritative_queries=300, domains=100)
+    assert len(demo_truth(world).infected_clients) == 2  # the bots' queries are in the bytes compared
     digests = []
-    for folder, seeded in (("a", world), ("b", world), ("c", DemoWorld(4, world.day, 300, 300, 100))):
+    for folder, seeded in (("a", world), ("b", world), ("c", DemoWorld(4, world.day, 1000, 300, 100))):
         digests.append(
             [
                 hashlib.sha256(path.read_bytes()).hexdigest()
@@ -330,6 +333,11 @@ def test_default_sized_shares_look_like_real_traffic() -> None:
     assert 0.05 < truth.resolver.rcode_volume[3] / truth.resolver.total_responses < 0.2
     assert truth.authoritative.do_queries / truth.authoritative.total_queries > 0.6
     assert truth.resolver.unique_sources["num-sources-ipv6-aggregate"] == 3
+    bots = truth.infected_clients
+    assert len(bots) == 5 and sorted(bot.ip_version for bot in bots) == [4, 4, 4, 4, 6]
+    assert 0.01 < sum(bot.dga_queries for bot in bots) / truth.resolver.total_queries < 0.03
+    assert sum(bot.nxdomain_responses for bot in bots) / sum(bot.dga_queries for bot in bots) > 0.85
+    assert all(0.6 < bot.nxdomain_responses / bot.dga_queries < 1 for bot in bots)
 
 
 def test_volume_follows_the_day() -> None:

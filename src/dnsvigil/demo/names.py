@@ -2,12 +2,15 @@
 
 Every name lives once in one concatenated byte array, so compiled kernels copy it into messages without
 Python objects. Domains sit under com, net, org and example (RFC 2606 reserves example); reverse names are
-those of the documentation prefixes (RFC 5737, RFC 3849), so no real network appears in the demo.
+those of the documentation prefixes (RFC 5737, RFC 3849), so no real network appears in the demo. Names
+that do not resolve (mistyped domains, bots' DGA names) are in the vocabulary too, after the others.
 """
 
 from __future__ import annotations
 
 import enum
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -23,6 +26,8 @@ class NameKind(enum.IntEnum):
     APEX = 2
     HOST = 3
     REVERSE = 4
+    GENERATED = 5  # made up by a bot's DGA: NXDOMAIN, unless its botnet registered it (a controller)
+    MISTYPED = 6  # a registered domain mistyped, or under the wrong TLD: NXDOMAIN
 
 
 # Bits of `Vocabulary.traits`: what data a name holds.
@@ -31,6 +36,7 @@ HAS_AAAA = 2
 HAS_HTTPS = 4
 HAS_CNAME = 8
 IN_BAILIWICK = 16
+REGISTERED = 32  # a name added by `with_domains` that resolves (a botnet's live controller)
 
 TLDS = ("com", "net", "org", "example")
 _TLD_SHARES = (0.52, 0.12, 0.11, 0.25)
@@ -60,6 +66,7 @@ _HOST_LABELS = _split(
     "status support dev admin media video"
 )
 _REVERSE_PREFIXES = ((192, 0, 2), (198, 51, 100), (203, 0, 113))
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
 
 def _wire(name: str) -> bytes:
@@ -138,7 +145,7 @@ class Vocabulary:
         apex: int32, index of the name's zone apex (itself for apexes, TLDs, the root and reverse names,
             whose zones the vocabulary does not hold).
         tld: int32, index of its top-level domain (0, the root, for the root).
-        traits: uint8 bits `SIGNED`, `HAS_AAAA`, `HAS_HTTPS`, `HAS_CNAME`, `IN_BAILIWICK`.
+        traits: uint8 bits `SIGNED`, `HAS_AAAA`, `HAS_HTTPS`, `HAS_CNAME`, `IN_BAILIWICK`, `REGISTERED`.
         algorithm: uint8 DNSSEC algorithm of the name's zone (8 RSASHA256 or 13 ECDSAP256SHA256).
         addresses: uint8, how many A records the name has (1 to 4).
     """
@@ -179,7 +186,47 @@ class Vocabulary:
             self.algorithm,
             FRAGMENT_WIRE,
             FRAGMENT_START,
-            int(np.flatnonzero(self.kind != NameKind.REVERSE)[-1]) + 1,
+            int(np.flatnonzero(self.kind <= NameKind.HOST)[-1]) + 1,
+        )
+
+    def with_domains(self, names: Sequence[str], kind: NameKind, registered: Sequence[bool]) -> Vocabulary:
+        """This vocabulary with more domains appended, in order: mistyped ones, bots' DGA names.
+
+        An unregistered name's zone is its TLD, so its NXDOMAIN answers carry the TLD's SOA and DNSSEC; a
+        registered one (a bot's live controller) is its own unsigned zone with one A record.
+
+        Args:
+            names: `label.tld` names, the TLD one of `TLDS`.
+            kind: their kind, `GENERATED` or `MISTYPED`.
+            registered: per name, whether it resolves.
+
+        Raises:
+            ValueError: a name is not one label under one of `TLDS`, or the lengths differ.
+        """
+        if len(names) != len(registered):
+            raise ValueError(f"{len(names)} names but {len(registered)} registered flags")
+        first = len(self)
+        labels = [name.partition(".")[0] for name in names]
+        tld = np.array([_tld_index(name) for name in names], dtype=np.int32)
+        live = np.array(registered, dtype=np.bool_)
+        label_ends = np.array([len(label) + 1 for label in labels], dtype=np.int32)
+        wires = [_wire(name) for name in names]
+        lengths = np.array([len(wire) for wire in wires], dtype=np.int64)
+        return Vocabulary(
+            wire=np.concatenate([self.wire, np.frombuffer(b"".join(wires), dtype=np.uint8)]),
+            start=np.concatenate([self.start, self.start[-1] + np.cumsum(lengths)]),
+            zone_offset=np.concatenate([self.zone_offset, np.where(live, 0, label_ends).astype(np.int32)]),
+            tld_offset=np.concatenate([self.tld_offset, label_ends]),
+            kind=np.concatenate([self.kind, np.full(len(names), kind, dtype=np.uint8)]),
+            apex=np.concatenate(
+                [self.apex, np.where(live, first + np.arange(len(names)), tld).astype(np.int32)]
+            ),
+            tld=np.concatenate([self.tld, tld]),
+            traits=np.concatenate(
+                [self.traits, np.where(live, REGISTERED, self.traits[tld] & SIGNED).astype(np.uint8)]
+            ),
+            algorithm=np.concatenate([self.algorithm, self.algorithm[tld]]),
+            addresses=np.concatenate([self.addresses, np.ones(len(names), dtype=np.uint8)]),
         )
 
     def index_of(self, kind: NameKind, tld: str | None = None) -> npt.NDArray[np.int64]:
@@ -188,6 +235,14 @@ class Vocabulary:
         if tld is not None:
             selected &= self.tld == 1 + TLDS.index(tld)
         return np.flatnonzero(selected)
+
+
+def _tld_index(name: str) -> int:
+    """The vocabulary index of the TLD of `name`, one label under one of `TLDS`."""
+    label, _, tld = name.partition(".")
+    if not 0 < len(label) < 64 or not label.isascii() or tld not in TLDS:
+        raise ValueError(f"{name!r} is not one label under one of {', '.join(TLDS)}")
+    return 1 + TLDS.index(tld)
 
 
 def _second_level_labels(rng: np.random.Generator, count: int) -> list[str]:
@@ -230,7 +285,7 @@ def build_vocabulary(rng: np.random.Generator, domains: int) -> Vocabulary:
     """A vocabulary of `domains` registered domains with their hosts, plus the root, TLDs and reverse names.
 
     Index 0 is the root, 1 to 4 the TLDs of `TLDS`, 5 the `arpa` TLD, then apexes each followed by its
-    hosts, then the reverse names last.
+    hosts, then the reverse names, then a quarter as many mistyped domains as registered ones.
     """
     texts: list[str] = ["", *TLDS, "arpa"]
     zone_offsets: list[int] = [0] * len(texts)
@@ -265,7 +320,48 @@ def build_vocabulary(rng: np.random.Generator, domains: int) -> Vocabulary:
             kinds.append(NameKind.REVERSE)
             apexes.append(len(apexes))
             tld_indices.append(len(TLDS) + 1)
-    return _assemble(rng, texts, zone_offsets, tld_offsets, kinds, apexes, tld_indices)
+    vocabulary = _assemble(rng, texts, zone_offsets, tld_offsets, kinds, apexes, tld_indices)
+    mistyped = _mistyped_domains(rng, registered, max(1, domains // 4))
+    return vocabulary.with_domains(mistyped, NameKind.MISTYPED, [False] * len(mistyped))
+
+
+def _mistyped_domains(rng: np.random.Generator, registered: list[tuple[str, int]], count: int) -> list[str]:
+    """`count` distinct unregistered domains people type for registered ones: a letter dropped, doubled,
+    swapped with the next or replaced, or the right label under another TLD."""
+    taken = {f"{label}.{TLDS[tld]}" for label, tld in registered}
+    mistyped: dict[str, None] = {}
+    while len(mistyped) < count:
+        rows = 2 * (count - len(mistyped))
+        source = rng.integers(len(registered), size=rows).tolist()
+        edit = rng.integers(5, size=rows).tolist()
+        place = rng.random(rows).tolist()
+        letter = rng.integers(26, size=rows).tolist()
+        tld_shift = rng.integers(1, len(TLDS), size=rows).tolist()
+        for row in range(rows):
+            label, tld = registered[source[row]]
+            if edit[row] == 4:
+                tld = (tld + tld_shift[row]) % len(TLDS)
+            else:
+                label = _mistype(label, edit[row], place[row], letter[row])
+            text = f"{label}.{TLDS[tld]}"
+            if text not in taken and _LABEL.fullmatch(label):
+                mistyped.setdefault(text)
+                if len(mistyped) == count:
+                    break
+    return list(mistyped)
+
+
+def _mistype(label: str, edit: int, place: float, letter: int) -> str:
+    """`label` (3 characters or more) with one typo: 0 drops a letter, 1 doubles it, 2 swaps it with the
+    next, 3 replaces it with `letter` (0 to 25); `place` (0 to 1) says where."""
+    at = min(int(place * len(label)), len(label) - 2)
+    if edit == 0:
+        return label[:at] + label[at + 1 :]
+    if edit == 1:
+        return label[: at + 1] + label[at:]
+    if edit == 2:
+        return label[:at] + label[at + 1] + label[at] + label[at + 2 :]
+    return label[:at] + chr(ord("a") + letter) + label[at + 1 :]
 
 
 def _assemble(

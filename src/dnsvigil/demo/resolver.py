@@ -1,9 +1,10 @@
 """The recursive resolver's day: stub clients on a few /24s and /64s asking `resolver.example`.
 
 Clients ask for popular names (Zipf), with a share of NXDOMAIN traffic: Chrome's random single-label
-probes, mistyped or made-up hosts under real domains, and made-up domains. The resolver answers from cache
-(sub-millisecond) or after recursion (tens of milliseconds), SERVFAILs a few lame delegations with an
-Extended DNS Error, and refuses a few queries.
+probes, mistyped or made-up hosts under real domains, and mistyped domains. A few clients are infected and
+also ask for their DGA's names (`infection`). The resolver answers from cache (sub-millisecond) or after
+recursion (tens of milliseconds), SERVFAILs a few lame delegations with an Extended DNS Error, and refuses
+a few queries.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import numpy as np
 from dnsvigil.demo import plan as p
 from dnsvigil.demo import rdata as r
 from dnsvigil.demo import traffic as t
-from dnsvigil.demo.names import HAS_AAAA, HAS_CNAME, HAS_HTTPS, SIGNED, NameKind, Vocabulary
+from dnsvigil.demo.infection import Outbreak, bot_lookups
+from dnsvigil.demo.names import HAS_AAAA, HAS_CNAME, HAS_HTTPS, REGISTERED, SIGNED, NameKind, Vocabulary
+from dnsvigil.demo.truth import InfectedClient
 
 RESOLVER = t.Service(role="resolver", name="resolver.example", ipv4="192.0.2.53", ipv6="2001:db8::53")
 
@@ -23,8 +26,9 @@ _QTYPES = (
 )  # fmt: skip
 _QTYPE_SHARES = (0.58, 0.24, 0.07, 0.035, 0.015, 0.02, 0.008, 0.003, 0.004, 0.006, 0.003, 0.001)
 _APEX_TYPES = (r.TYPE_MX, r.TYPE_TXT, r.TYPE_NS, r.TYPE_DS, r.TYPE_DNSKEY, r.TYPE_SOA)
-# What a query asks for: a real name, a Chrome probe, a made-up host under a real domain, a made-up domain.
-_NAME, _PROBE, _JUNK_HOST, _JUNK_DOMAIN = 0, 1, 2, 3
+# What a query asks for: a real name, a Chrome probe, a made-up host under a real domain, a mistyped domain,
+# a bot's DGA name.
+_NAME, _PROBE, _JUNK_HOST, _JUNK_DOMAIN, _BOT = 0, 1, 2, 3, 4
 _KIND_SHARES = (0.875, 0.035, 0.055, 0.035)
 _SERVFAIL_SHARE = 0.006
 _REFUSED_SHARE = 0.0008
@@ -66,17 +70,23 @@ def _stub_clients(rng: np.random.Generator, count: int) -> t.Clients:
 
 
 def resolver_traffic(
-    rng: np.random.Generator, vocabulary: Vocabulary, count: int, day_number: int
-) -> t.Traffic:
+    rng: np.random.Generator, vocabulary: Vocabulary, count: int, day_number: int, outbreak: Outbreak
+) -> tuple[t.Traffic, tuple[InfectedClient, ...]]:
     """`count` queries from stub clients to the resolver over one day, with the resolver's answers.
 
     Args:
         rng: the world's random generator.
-        vocabulary: the names clients ask for.
-        count: how many queries.
+        vocabulary: the names clients ask for, the outbreak's generated names included.
+        count: how many queries, the bots' included.
         day_number: the capture day as YYYYMMDD, for SOA serials.
+        outbreak: the bots among the clients and their botnets.
+
+    Returns:
+        The traffic, and the truth about each infected client.
     """
     clients = _stub_clients(rng, int(np.clip(count // 300, 20, 480)))
+    bots = bot_lookups(rng, outbreak, clients, vocabulary.index_of(NameKind.GENERATED))
+    count -= len(bots)
     client = rng.choice(len(clients), size=count, p=clients.weight)
     ipv6 = rng.random(count) < clients.ipv6_share[client]
     qtype = t.choose(rng, _QTYPES, _QTYPE_SHARES, count)
@@ -86,17 +96,38 @@ def resolver_traffic(
     name = t.zipf_choice(rng, popular, count, 1.0)
     to_apex = np.isin(qtype, _APEX_TYPES) & (rng.random(count) < 0.9)
     name = np.where(to_apex | (kind == _JUNK_HOST), vocabulary.apex[name], name)
-    name = np.where(kind == _JUNK_DOMAIN, vocabulary.tld[name], name)
+    junk_domain = kind == _JUNK_DOMAIN
+    name[junk_domain] = t.zipf_choice(
+        rng, vocabulary.index_of(NameKind.MISTYPED), int(junk_domain.sum()), 1.0
+    )
     reverse = qtype == r.TYPE_PTR
     name[reverse] = rng.choice(vocabulary.index_of(NameKind.REVERSE), int(reverse.sum()))
     probe = kind == _PROBE
     name[probe] = 0
     qtype[probe] = r.TYPE_A
     random_label = np.select(
-        [probe, kind == _JUNK_HOST, kind == _JUNK_DOMAIN],
-        [rng.integers(7, 16, count), rng.integers(4, 13, count) | p.RANDOM_ALNUM, rng.integers(6, 15, count)],
+        [probe, kind == _JUNK_HOST],
+        [rng.integers(7, 16, count), rng.integers(4, 13, count) | p.RANDOM_ALNUM],
         0,
     )
+    time_us = np.concatenate([t.diurnal_times(rng, count, amplitude=0.45, peak_hour=19.5), bots.time_us])
+    order = np.argsort(time_us, kind="stable")
+    time_us = time_us[order]
+    ordinary = np.stack([client, ipv6, qtype, kind, name, random_label])
+    asked = np.stack(
+        [
+            bots.client,
+            bots.ipv6,
+            np.full(len(bots), r.TYPE_A),
+            np.full(len(bots), _BOT),
+            bots.name,
+            np.zeros(len(bots), dtype=np.int64),
+        ]
+    )
+    client, from_ipv6, qtype, kind, name, random_label = np.concatenate([ordinary, asked], axis=1)[:, order]
+    ipv6 = from_ipv6 != 0
+    bot = kind == _BOT
+    count = len(order)
 
     traits = vocabulary.traits[name].astype(np.int64)
     is_apex = vocabulary.kind[name] == NameKind.APEX
@@ -112,14 +143,23 @@ def resolver_traffic(
         [(traits & HAS_AAAA) != 0, (traits & HAS_HTTPS) != 0, is_apex, is_apex & signed, False],
         True,
     )
-    mode = np.where(kind == _NAME, np.where(has_data, p.MODE_ANSWER, p.MODE_NODATA), p.MODE_NXDOMAIN)
-    failure = rng.random(count)
+    mode = np.select(
+        [kind == _NAME, bot],
+        [
+            np.where(has_data, p.MODE_ANSWER, p.MODE_NODATA),
+            np.where((traits & REGISTERED) != 0, p.MODE_ANSWER, p.MODE_NXDOMAIN),
+        ],
+        p.MODE_NXDOMAIN,
+    )
+    # Bots' lookups never fail, are never dropped and never go over TCP, so the truth counts them exactly.
+    failure = np.where(bot, 1.0, rng.random(count))
     servfail = failure < _SERVFAIL_SHARE
     refused = (failure >= _SERVFAIL_SHARE) & (failure < _SERVFAIL_SHARE + _REFUSED_SHARE)
     mode = np.where(servfail | refused, p.MODE_EMPTY, mode)
     rcode = np.select([servfail, refused, mode == p.MODE_NXDOMAIN], [2, 5, 3], 0)
 
     edns, udp_size = t.edns_bits(rng, clients, client)
+    edns = np.where(bot, edns & ~p.EDNS_DO, edns)  # a bot asks through getaddrinfo, which never sets DO
     queries = t.new_plans(count)
     queries["id"] = rng.integers(0, 65536, count)
     query_ad = rng.random(count) < 0.15
@@ -168,18 +208,19 @@ def resolver_traffic(
     latency = np.where(hit & (kind == _NAME), rng.integers(60, 600, count), recursion)
     latency = np.where(servfail, rng.integers(800_000, 3_000_000, count), latency)
     latency = np.where(refused, rng.integers(40, 150, count), latency)
-    return t.Traffic(
+    traffic = t.Traffic(
         service=RESOLVER,
-        time_us=t.diurnal_times(rng, count, amplitude=0.45, peak_hour=19.5),
+        time_us=time_us,
         latency_us=latency,
         client=client,
         ipv6=ipv6,
-        tcp=rng.random(count) < clients.tcp_share[client],
-        answered=rng.random(count) >= _UNANSWERED_SHARE,
+        tcp=~bot & (rng.random(count) < clients.tcp_share[client]),
+        answered=bot | (rng.random(count) >= _UNANSWERED_SHARE),
         queries=queries,
         responses=responses,
         clients=clients,
     )
+    return traffic, bots.infected
 
 
 def _record_counts(qtype: t.Int64s, size: t.Int64s) -> t.Int64s:

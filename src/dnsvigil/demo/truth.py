@@ -1,4 +1,4 @@
-"""The ground truth of a demo capture: what ingest and the RSSAC002 metrics must find in it.
+"""The ground truth of a demo capture: what ingest, the RSSAC002 metrics and a DGA detector must find in it.
 
 Counts come from the messages as they were encoded, so a test can hold readers and metrics to them exactly.
 Keys follow RSSAC002 v5 (traffic-volume, traffic-sizes, rcode-volume, unique-sources).
@@ -6,6 +6,8 @@ Keys follow RSSAC002 v5 (traffic-volume, traffic-sizes, rcode-volume, unique-sou
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -85,6 +87,51 @@ class CaptureTruth:
     def total_responses(self) -> int:
         """All responses in the capture."""
         return sum(self.responses(transport, version) for transport, _ in _TRANSPORTS for version in (4, 6))
+
+
+@dataclass(frozen=True, slots=True)
+class InfectedClient:
+    """A stub client of the resolver that runs a DGA: what a DGA detector should find in the resolver capture.
+
+    Each of its DGA lookups is one UDP query and one answer: NXDOMAIN, or NOERROR with one A record for a
+    controller. Its ordinary queries (not counted here) go on as before.
+
+    Attributes:
+        address: the address its DGA queries come from, as ingest writes it (`192.0.2.7`, `2001:db8::1`).
+        family: the DGA family it runs (`dga_families.FAMILIES`), e.g. "suppobox".
+        scheme: the family's generation scheme: arithmetic, hash, wordlist or permutation.
+        dga_queries: its queries for DGA names.
+        nxdomain_responses: how many of them were answered NXDOMAIN.
+        names: the distinct DGA names it asked for, sorted, lower case without the trailing dot.
+        controllers: those of `names` that resolved (its botnet's live controllers), sorted.
+        first_query, last_query: when its first and last DGA queries arrived (UTC).
+
+    Raises:
+        ValueError: the counts or names contradict each other, or the address is not an IP address.
+    """
+
+    address: str
+    family: str
+    scheme: str
+    dga_queries: int
+    nxdomain_responses: int
+    names: tuple[str, ...]
+    controllers: tuple[str, ...]
+    first_query: datetime.datetime
+    last_query: datetime.datetime
+
+    def __post_init__(self) -> None:
+        ipaddress.ip_address(self.address)
+        answered = self.dga_queries - self.nxdomain_responses
+        if not len(self.names) <= self.dga_queries or not 0 <= answered <= self.dga_queries:
+            raise ValueError(f"InfectedClient {self.address}: inconsistent counts")
+        if not set(self.controllers) <= set(self.names) or self.first_query > self.last_query:
+            raise ValueError(f"InfectedClient {self.address}: controllers or times out of order")
+
+    @property
+    def ip_version(self) -> int:
+        """4 or 6."""
+        return ipaddress.ip_address(self.address).version
 
 
 def capture_truth(content: CaptureContent, service: Service, file_name: str) -> CaptureTruth:

@@ -2,7 +2,7 @@
 
 `write_demo_captures` writes the two captures `dnsvigil demo` ingests (the resolver's as pcap, the
 authoritative server's as pcapng); `demo_truth` says what they hold, for tests and for the demo's own
-checks. The same world always gives the same bytes.
+checks, the resolver's DGA-infected clients included. The same world always gives the same bytes.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import numpy as np
 
 from dnsvigil.demo.authoritative import authoritative_traffic
 from dnsvigil.demo.capture import build_capture
-from dnsvigil.demo.names import build_vocabulary
+from dnsvigil.demo.infection import plan_outbreak
+from dnsvigil.demo.names import NameKind, build_vocabulary
 from dnsvigil.demo.resolver import resolver_traffic
-from dnsvigil.demo.truth import CaptureTruth, capture_truth
+from dnsvigil.demo.truth import CaptureTruth, InfectedClient, capture_truth
 from dnsvigil.errors import UsageError
 
 _MAX_QUERIES = 20_000_000
@@ -32,8 +33,9 @@ class DemoWorld:
     Attributes:
         seed: seeds every random choice; the same world gives the same bytes.
         day: the UTC day the captures cover.
-        resolver_queries: queries clients send the resolver (responses, TCP retries and TCP control
-            segments come on top).
+        resolver_queries: queries clients send the resolver, about 2 % of them from bots asking for DGA
+            names (one infected client per 500 queries, up to five; responses, TCP retries and TCP
+            control segments come on top).
         authoritative_queries: queries resolvers send the authoritative server.
         domains: registered domains in the vocabulary (about a quarter under example, the
             authoritative server's zone).
@@ -76,11 +78,20 @@ class DemoWorld:
 
 @dataclass(frozen=True, slots=True)
 class DemoTruth:
-    """What the demo captures hold: one `CaptureTruth` per capture."""
+    """What the demo captures hold: one `CaptureTruth` per capture, and the resolver's infected clients.
+
+    Attributes:
+        world: the world generated.
+        resolver: the resolver capture's truth.
+        authoritative: the authoritative capture's truth.
+        infected_clients: the resolver's stub clients that run a DGA, with the DGA queries they sent (in
+            the resolver capture only).
+    """
 
     world: DemoWorld
     resolver: CaptureTruth
     authoritative: CaptureTruth
+    infected_clients: tuple[InfectedClient, ...]
 
     @property
     def captures(self) -> tuple[CaptureTruth, CaptureTruth]:
@@ -112,14 +123,17 @@ _truth_cache: dict[DemoWorld, DemoTruth] = {}
 
 def generate_demo(world: DemoWorld) -> tuple[DemoCapture, DemoCapture]:
     """Generate both captures in memory: the resolver's, then the authoritative server's."""
-    vocabulary = build_vocabulary(np.random.default_rng((world.seed, 0)), world.domains)
+    outbreak = plan_outbreak(np.random.default_rng((world.seed, 3)), world.day, world.resolver_queries)
+    vocabulary = build_vocabulary(np.random.default_rng((world.seed, 0)), world.domains).with_domains(
+        outbreak.names, NameKind.GENERATED, outbreak.registered
+    )
     tables = vocabulary.tables()
     day_start = datetime.datetime.combine(world.day, datetime.time(), tzinfo=datetime.UTC)
     day_start_us = int(day_start.timestamp()) * 1_000_000
     day_number = int(f"{world.day:%Y%m%d}")
 
     rng = np.random.default_rng((world.seed, 1))
-    traffic = resolver_traffic(rng, vocabulary, world.resolver_queries, day_number)
+    traffic, infected = resolver_traffic(rng, vocabulary, world.resolver_queries, day_number, outbreak)
     content = build_capture(traffic, tables, day_start_us, rng, pcapng=False)
     data = gzip.compress(content.data, compresslevel=6, mtime=0) if world.compress_resolver else content.data
     resolver = DemoCapture(
@@ -134,7 +148,7 @@ def generate_demo(world: DemoWorld) -> tuple[DemoCapture, DemoCapture]:
 
     if len(_truth_cache) >= _TRUTH_CACHE_SIZE:
         _truth_cache.pop(next(iter(_truth_cache)))
-    _truth_cache[world] = DemoTruth(world, resolver.truth, authoritative.truth)
+    _truth_cache[world] = DemoTruth(world, resolver.truth, authoritative.truth, infected)
     return resolver, authoritative
 
 
