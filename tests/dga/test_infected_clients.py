@@ -81,3 +81,11 @@ def test_day_window_and_empty_input() -> None:
     assert detect_dga_activity(runner, marker_scorer, DetectorSettings(), days=[date(2024, 5, 1)])
     empty = TableRunner(message_table([]))
     assert detect_dga_activity(empty, marker_scorer, DetectorSettings()) == []
+
+
+def test_resolver_addresses_limit_the_clients() -> None:
+    runner = traffic(12)
+    other = ["203.0.113.53"]
+    assert detect_dga_activity(runner, marker_scorer, DetectorSettings(), resolver_addrs=other) == []
+    ours = detect_dga_activity(runner, marker_scorer, DetectorSettings(), resolver_addrs=["198.51.100.53"])
+    assert [finding.subject for finding in ours if finding.code == INFECTED_CLIENT.code] == [BOT]

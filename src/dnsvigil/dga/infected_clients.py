@@ -82,15 +82,24 @@ class _ClientTally:
 
 
 def detect_dga_activity(
-    runner: SqlRunner, scorer: Scorer, settings: DetectorSettings, *, days: Sequence[date] | None = None
+    runner: SqlRunner,
+    scorer: Scorer,
+    settings: DetectorSettings,
+    *,
+    days: Sequence[date] | None = None,
+    resolver_addrs: Sequence[str] | None = None,
 ) -> list[Finding]:
     """Score the distinct query names of `dns_messages` (on `days`, else all) and return the findings.
+
+    `resolver_addrs` limits the traffic to the clients of those resolvers (queries to them, responses from
+    them). Without it every query counts, including a resolver's own queries to authoritative servers,
+    where the "clients" are resolvers relaying their users' misses.
 
     Returns:
         `DGA.INFECTED_CLIENT` findings (subject: the client address) and `DGA.DOMAIN` findings (subject:
         the registrable domain that resolved), sorted by code and subject.
     """
-    window, params = _window(days)
+    window, params = _window(days, resolver_addrs)
     names_table = runner.arrow(
         f"SELECT DISTINCT qname FROM dns_messages WHERE qname IS NOT NULL AND NOT malformed{window}", params
     )
@@ -125,14 +134,20 @@ def detect_dga_activity(
     return findings
 
 
-def _window(days: Sequence[date] | None) -> tuple[str, list[object]]:
-    if not days:
-        return "", []
-    clauses = " OR ".join("(ts >= ?::TIMESTAMPTZ AND ts < ?::TIMESTAMPTZ)" for _ in days)
-    params: list[object] = []
-    for day in days:
-        params += [f"{day.isoformat()} 00:00:00+00", f"{(day + timedelta(days=1)).isoformat()} 00:00:00+00"]
-    return f" AND ({clauses})", params
+def _window(days: Sequence[date] | None, resolver_addrs: Sequence[str] | None) -> tuple[str, list[object]]:
+    """SQL conditions (each starting with AND) and their parameters for the days and resolvers asked."""
+    sql, params = "", list[object]()
+    if days:
+        sql += " AND (" + " OR ".join("(ts >= ?::TIMESTAMPTZ AND ts < ?::TIMESTAMPTZ)" for _ in days) + ")"
+        for day in days:
+            params += [
+                f"{day.isoformat()} 00:00:00+00",
+                f"{(day + timedelta(days=1)).isoformat()} 00:00:00+00",
+            ]
+    if resolver_addrs:
+        sql += " AND (CASE WHEN qr THEN src_addr ELSE dst_addr END) IN (SELECT unnest(?::VARCHAR[]))"
+        params.append(list(resolver_addrs))
+    return sql, params
 
 
 def _tally_clients(
