@@ -11,9 +11,7 @@ from dnsvigil.errors import DnsvigilError
 from dnsvigil.findings import Finding, FindingCode, Severity, SubjectType, find_code, register_code
 from dnsvigil.store.schema import FINDINGS
 
-CODE = register_code(
-    FindingCode("TEST.EXAMPLE", "Example finding", "Used by the tests only.", ("RFC 1035",))
-)
+CODE = register_code(FindingCode("TEST.EXAMPLE", "Example finding", "Used by the tests only.", ("RFC 1035",)))
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 
 

@@ -44,7 +44,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "chunk_mib",
-        "64",
+        "8",
         "DNSVIGIL_CHUNK_MIB",
         "Capture bytes decoded per batch; bounds ingest memory whatever the file size.",
     ),

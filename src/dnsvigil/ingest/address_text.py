@@ -10,13 +10,11 @@ No other embedded-IPv4 prefix (::/96, 64:ff9b::/96) is written dotted.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
-
-import numba
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+
+from dnsvigil.ingest.compiled import compiled, inlined
 
 IPV4_TEXT_MAX = 15
 """Longest IPv4 text: '255.255.255.255'."""
@@ -46,18 +44,7 @@ def _decimal_table() -> npt.NDArray[np.uint8]:
 _DECIMAL = _decimal_table()
 
 
-_Function = TypeVar("_Function", bound=Callable[..., Any])
-# `_nrt=False` (numba's own string kernels use it) leaves out reference counting: these kernels allocate
-# nothing, and the atomic counts numba puts around every array handed between functions cost more than
-# the work done on a message.
-_NO_REFERENCE_COUNTING: dict[str, Any] = {"_nrt": False}
-
-
-def _compiled(function: _Function) -> _Function:
-    return cast(_Function, numba.njit(cache=True, nogil=True, **_NO_REFERENCE_COUNTING)(function))
-
-
-@_compiled
+@inlined
 def write_ipv4_text(address: npt.NDArray[np.uint8], first: int, out: npt.NDArray[np.uint8], pos: int) -> int:
     """Write the dotted quad of `address[first:first + 4]` at `out[pos]`; return the position after it.
 
@@ -74,7 +61,7 @@ def write_ipv4_text(address: npt.NDArray[np.uint8], first: int, out: npt.NDArray
     return pos - 1
 
 
-@_compiled
+@inlined
 def _write_hex_group(group: int, out: npt.NDArray[np.uint8], pos: int) -> int:
     if group > 0xFFF:
         out[pos] = _HEX_DIGITS[group >> 12]
@@ -89,12 +76,12 @@ def _write_hex_group(group: int, out: npt.NDArray[np.uint8], pos: int) -> int:
     return pos + 1
 
 
-@_compiled
+@inlined
 def _group(address: npt.NDArray[np.uint8], index: int) -> int:
     return (int(address[2 * index]) << 8) | int(address[2 * index + 1])
 
 
-@_compiled
+@inlined
 def write_ipv6_text(address: npt.NDArray[np.uint8], out: npt.NDArray[np.uint8], pos: int) -> int:
     """Write the RFC 5952 text of the 16-byte `address` at `out[pos]`; return the position after it."""
     mapped = _group(address, 5) == 0xFFFF
@@ -132,7 +119,7 @@ def write_ipv6_text(address: npt.NDArray[np.uint8], out: npt.NDArray[np.uint8], 
     return pos
 
 
-@_compiled
+@compiled
 def fill_address_text(
     addresses: npt.NDArray[np.uint8],
     ip_version: npt.NDArray[np.uint8],

@@ -1,15 +1,19 @@
 """Read pcap and pcapng captures, compressed or not, into batches of located DNS messages.
 
-The file is read in chunks of about `chunk_bytes`; a record cut by a chunk's end is carried over to the next
-chunk, so memory stays bounded whatever the file's size. In each chunk, compiled kernels locate the records
-(`pcap_format`) and decode their frames (`link_layer`, `packets`): a UDP DNS payload becomes a message in
-place, pointing into the chunk's buffer. IP fragments (`ip_fragments`) and TCP segments (`tcp_streams`) go
-through Python reassemblers that keep their state from chunk to chunk; the messages they produce are
-copied after the chunk's bytes in the same buffer.
+The file is read in chunks of about `chunk_bytes` into one reused buffer; a record cut by a chunk's end is
+carried over to the next chunk, so memory stays bounded whatever the file's size. In each chunk, compiled
+kernels locate the records (`pcap_format`) and decode their frames (`link_layer`, `packets`), up to
+`RECORDS_PER_WALK` records at a time, one batch each: a UDP DNS payload becomes a message in place, pointing
+into the chunk's buffer. IP fragments (`ip_fragments`) and TCP segments (`tcp_streams`) go through Python
+reassemblers that keep their state from chunk to chunk; the messages they complete are copied after the
+chunk's bytes in the same buffer (`capture_order`).
 
 Order: the messages of a batch are in capture order, each at the place of the record that completed it (the
 datagram itself, its last fragment, or the TCP segment that completed the message). Messages that TCP or
 fragment reassembly still held at the end of the capture come in the last batch.
+
+Lifetime: a batch's slices point into the reused buffer, so they are valid until the next batch is asked
+for; decode a batch (`dns_wire.decode_messages` copies what it keeps) before taking the next.
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ import lzma
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO, Protocol, TypeVar, cast
+from typing import BinaryIO, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
 import zstandard
 
 from dnsvigil.errors import InputError, UnsupportedFormatError, UsageError
+from dnsvigil.ingest.capture_order import Reassembled, in_capture_order
 from dnsvigil.ingest.ip_fragments import FragmentReassembler
 from dnsvigil.ingest.packets import KIND_FRAGMENT, KIND_TCP, KIND_UDP, PacketRows, decode_frames, port_table
 from dnsvigil.ingest.pcap_format import (
@@ -40,17 +45,17 @@ from dnsvigil.ingest.pcap_format import (
     walk_pcapng,
 )
 from dnsvigil.ingest.reasons import Reason, new_counts
-from dnsvigil.ingest.slices import TRANSPORT_TCP, CaptureBatch, MessageSlices
+from dnsvigil.ingest.slices import DEFAULT_CHUNK_BYTES, CaptureBatch
 from dnsvigil.ingest.source_file import CountingReader, compression_of, open_source
-from dnsvigil.ingest.tcp_streams import ReassembledMessages, TcpReassembler
+from dnsvigil.ingest.tcp_streams import TcpReassembler
 
 ACCEPTED_FORMATS = (
     "pcap (magic a1b2c3d4 or a1b23c4d, in either byte order) and pcapng (0a0d0d0a) captures, "
     "optionally compressed with gzip, xz or zstd"
 )
-RECORDS_PER_WALK = 1 << 16
-"""Records located and decoded per kernel call: bounds the per-call arrays."""
-_Item = TypeVar("_Item", bound=np.generic)
+RECORDS_PER_WALK = 1 << 17
+"""Records located and decoded per kernel call, and so per batch at most; bounds the per-call arrays (about
+16 MB). A default 8 MiB chunk of even the smallest DNS packets (about 70 bytes a record) is one batch."""
 
 
 class _Readable(Protocol):
@@ -58,7 +63,7 @@ class _Readable(Protocol):
 
 
 def read_capture(
-    path: Path, *, ports: tuple[int, ...] = (53,), chunk_bytes: int = 64 << 20
+    path: Path, *, ports: tuple[int, ...] = (53,), chunk_bytes: int = DEFAULT_CHUNK_BYTES
 ) -> Iterator[CaptureBatch]:
     """Read the DNS messages of a pcap or pcapng capture, chunk by chunk.
 
@@ -68,7 +73,9 @@ def read_capture(
         chunk_bytes: about how many bytes of (decompressed) capture each batch covers.
 
     Yields:
-        One batch per chunk: its messages, the reasons its other records made none, records and bytes read.
+        One batch per chunk, or per `RECORDS_PER_WALK` records of a chunk: its messages, the reasons its
+        other records made none, records and bytes read. A batch's slices are valid until the next batch is
+        asked for: the buffer they point into is reused.
 
     Raises:
         UsageError: `ports` or `chunk_bytes` cannot be used.
@@ -87,7 +94,12 @@ def read_capture(
 
 
 class _CaptureReader:
-    """One pass over one capture: chunks in, batches out."""
+    """One pass over one capture: chunks in, batches out.
+
+    One buffer is reused from chunk to chunk, so its pages are not faulted in anew each time (glibc hands
+    large allocations back to the kernel when they are freed): a batch's slices are valid until the next
+    batch is asked for.
+    """
 
     def __init__(
         self, path: Path, stream: BinaryIO, counter: CountingReader, ports: Sequence[int], chunk_bytes: int
@@ -98,6 +110,8 @@ class _CaptureReader:
         self._chunk_bytes = chunk_bytes
         self._port_table = port_table(ports)
         self._index = RecordIndex(RECORDS_PER_WALK)
+        self._rows = PacketRows(RECORDS_PER_WALK)
+        self._buffer = np.zeros(0, np.uint8)
         self._pcap: PcapHeader | None = None
         self._pcapng = PcapngState()
         self._records = 0
@@ -108,38 +122,46 @@ class _CaptureReader:
         self._fragments = FragmentReassembler()
 
     def batches(self) -> Iterator[CaptureBatch]:
-        buffer, end = self._read(np.zeros(0, np.uint8), PCAP_HEADER_BYTES)
-        pos = self._open_format(buffer, end)
+        end = self._read(0, 0, PCAP_HEADER_BYTES)
+        pos = self._open_format(end)
         file_offset = 0  # of the buffer's first byte, in the decompressed stream
         while True:
-            counts = new_counts()
-            start_records, start_damaged = self._records, self._pcapng.damaged_packets
-            pos, status, need, parts = self._decode_chunk(buffer, pos, end, counts)
-            stopped = status == BAD_FRAMING
-            finished = stopped or self._end_of_input
-            if finished and file_offset + pos == 0:
-                self._raise_for_section_header(stopped, end)
-            if stopped:
-                counts[Reason.BAD_RECORD_HEADER] += 1  # nothing after an unframeable record can be trusted
-            if finished and not stopped and (pos < end or self._truncated_input):
-                counts[Reason.TRUNCATED_RECORD] += 1
-            if finished:
-                self._fragments.finish(counts)
-                self._tcp.finish(counts)
-            slices = _assemble(buffer, end, parts, self._tcp.take_messages())
-            records = self._records - start_records + self._pcapng.damaged_packets - start_damaged
-            bytes_read = self._counter.consumed - self._consumed
-            self._consumed = self._counter.consumed
-            yield CaptureBatch(slices=slices, counts=counts, records=records, bytes_read=bytes_read)
+            status = OUTPUT_FULL
+            while status == OUTPUT_FULL:  # one batch per walk: at most RECORDS_PER_WALK records
+                counts = new_counts()
+                damaged = self._pcapng.damaged_packets
+                count, pos, status, need = self._walk(pos, end, counts)
+                produced, datagrams = self._decode(count, counts)
+                finished = status == BAD_FRAMING or (status != OUTPUT_FULL and self._end_of_input)
+                if finished:
+                    if file_offset + pos == 0:
+                        self._raise_for_section_header(status == BAD_FRAMING, end)
+                    self._finish(status == BAD_FRAMING, pos < end, counts)
+                reassembled = Reassembled.joined([datagrams, self._tcp.take_messages().reassembled()])
+                buffer = self._room(end, end + len(reassembled.slices.buffer))
+                slices = in_capture_order(buffer, end, self._rows, produced, reassembled)
+                bytes_read = self._counter.consumed - self._consumed
+                self._consumed = self._counter.consumed
+                records = count + self._pcapng.damaged_packets - damaged
+                yield CaptureBatch(slices=slices, counts=counts, records=records, bytes_read=bytes_read)
             if finished:
                 return
             file_offset += pos
-            buffer, end = self._read(buffer[pos:end], need)
+            end = self._read(pos, end, need)
             pos = 0
 
-    def _open_format(self, buffer: npt.NDArray[np.uint8], end: int) -> int:
+    def _finish(self, stopped: bool, left_over: bool, counts: npt.NDArray[np.int64]) -> None:
+        """The end of the capture: count why it ended there, and what reassembly still held."""
+        if stopped:
+            counts[Reason.BAD_RECORD_HEADER] += 1  # nothing after an unframeable record can be trusted
+        elif left_over or self._truncated_input:
+            counts[Reason.TRUNCATED_RECORD] += 1
+        self._fragments.finish(counts)
+        self._tcp.finish(counts)
+
+    def _open_format(self, end: int) -> int:
         """Check the magic; return where the first record starts."""
-        head = buffer[: min(end, PCAP_HEADER_BYTES)].tobytes()
+        head = self._buffer[: min(end, PCAP_HEADER_BYTES)].tobytes()
         if head[:4] == PCAPNG_MAGIC:
             return 0
         if end >= 4 and pcap_magic(head) is not None:
@@ -182,14 +204,21 @@ class _CaptureReader:
             hint="the file was truncated; nothing can be read from it",
         )
 
-    def _read(self, carry: npt.NDArray[np.uint8], need: int) -> tuple[npt.NDArray[np.uint8], int]:
-        """A new buffer: `carry`, then at least `chunk_bytes` (and `need` in all) more bytes if the file has
-        them, then spare room for the messages reassembly will add. Returns the buffer and its data's end."""
-        want = max(self._chunk_bytes, need - len(carry))
-        buffer = np.empty(len(carry) + want + want // 4 + (1 << 16), np.uint8)
-        buffer[: len(carry)] = carry
+    def _read(self, pos: int, end: int, need: int) -> int:
+        """Move the bytes from `pos` to `end` to the buffer's start, then read at least `chunk_bytes` (and
+        `need` in all) more bytes if the file has them; keep spare room for the messages reassembly will
+        add. Returns where the data ends."""
+        carry = end - pos
+        want = max(self._chunk_bytes, need - carry)
+        size = carry + want + want // 4 + (1 << 16)
+        if size > len(self._buffer):
+            bigger = np.empty(size, np.uint8)
+            bigger[:carry] = self._buffer[pos:end]
+            self._buffer = bigger
+        else:
+            self._buffer[:carry] = self._buffer[pos:end]
         got = 0
-        view = buffer.data[len(carry) : len(carry) + want]
+        view = self._buffer.data[carry : carry + want]
         # A decompressor's readinto1 decompresses one piece per call: when the compressed stream turns out to
         # be cut short, only a call that produced nothing raises, and no byte read before is lost.
         stream = cast(_Readable, self._stream)
@@ -210,16 +239,23 @@ class _CaptureReader:
         finally:
             view.release()
         self._end_of_input = got < want
-        return buffer, len(carry) + got
+        return carry + got
 
-    def _walk(
-        self, buffer: npt.NDArray[np.uint8], pos: int, end: int, counts: npt.NDArray[np.int64]
-    ) -> tuple[int, int, int, int]:
+    def _room(self, end: int, size: int) -> npt.NDArray[np.uint8]:
+        """The buffer, grown to at least `size` bytes if it is smaller, its first `end` bytes kept."""
+        if size > len(self._buffer):
+            bigger = np.empty(size + size // 4, np.uint8)
+            bigger[:end] = self._buffer[:end]
+            self._buffer = bigger
+        return self._buffer
+
+    def _walk(self, pos: int, end: int, counts: npt.NDArray[np.int64]) -> tuple[int, int, int, int]:
+        """Locate records from `pos`; return (count, stop position, status, need) as the walkers do."""
         out = self._index.arrays()
         if self._pcap is not None:
             header = self._pcap
             return walk_pcap(
-                buffer,
+                self._buffer,
                 pos,
                 end,
                 header.big_endian,
@@ -228,129 +264,37 @@ class _CaptureReader:
                 header.linktype,
                 out,
             )
-        return walk_pcapng(buffer, pos, end, self._pcapng.arrays(), counts, out)
+        return walk_pcapng(self._buffer, pos, end, self._pcapng.arrays(), counts, out)
 
-    def _decode_chunk(
-        self, buffer: npt.NDArray[np.uint8], pos: int, end: int, counts: npt.NDArray[np.int64]
-    ) -> tuple[int, int, int, list[tuple[npt.NDArray[np.uint8], PacketRows]]]:
-        """Locate and decode every complete record from `pos`; return (stop position, status, need, parts):
-        parts are (buffer, UDP rows) pairs, the chunk's own and those of reassembled datagrams."""
-        parts: list[tuple[npt.NDArray[np.uint8], PacketRows]] = []
-        while True:
-            count, pos, status, need = self._walk(buffer, pos, end, counts)
-            if count:
-                rows = PacketRows(count)
-                produced = decode_frames(
-                    buffer,
-                    self._index.arrays(),
-                    count,
-                    self._records,
-                    self._port_table,
-                    counts,
-                    rows.arrays(),
-                )
-                self._records += count
-                self._sort_rows(buffer, rows.take(slice(0, produced)), parts, counts)
-            if status != OUTPUT_FULL:
-                return pos, status, need, parts
-
-    def _sort_rows(
-        self,
-        buffer: npt.NDArray[np.uint8],
-        rows: PacketRows,
-        parts: list[tuple[npt.NDArray[np.uint8], PacketRows]],
-        counts: npt.NDArray[np.int64],
-    ) -> None:
-        """Keep UDP rows as they are; send fragments and TCP segments to their reassemblers."""
+    def _decode(self, count: int, counts: npt.NDArray[np.int64]) -> tuple[int, Reassembled]:
+        """Decode the `count` records walked into the reused rows; send fragments and TCP segments to their
+        reassemblers. Returns how many rows there are, and the UDP messages of datagrams completed."""
+        if not count:
+            return 0, Reassembled.empty()
+        produced = decode_frames(
+            self._buffer,
+            self._index.arrays(),
+            count,
+            self._records,
+            self._port_table,
+            counts,
+            self._rows.arrays(),
+        )
+        self._records += count
+        rows = self._rows.take(slice(0, produced))
         kinds = rows.kind
-        udp = kinds == KIND_UDP
-        if udp.all():
-            parts.append((buffer, rows))
-            return
-        parts.append((buffer, rows.take(udp)))
-        tcp_sources = [(buffer, rows.take(kinds == KIND_TCP))]
+        if np.count_nonzero(kinds != KIND_UDP) == 0:
+            return produced, Reassembled.empty()
+        tcp_sources = [(self._buffer, rows.take(kinds == KIND_TCP))]
+        datagram_messages = Reassembled.empty()
         fragments = kinds == KIND_FRAGMENT
         if fragments.any():
-            datagrams = self._fragments.add_rows(buffer, rows.take(fragments), counts)
+            datagrams = self._fragments.add_rows(self._buffer, rows.take(fragments), counts)
             if len(datagrams):
                 decoded = datagrams.decode(self._port_table, counts)
-                parts.append((datagrams.buffer, decoded.take(decoded.kind == KIND_UDP)))
+                datagram_messages = Reassembled.from_udp_rows(
+                    datagrams.buffer, decoded.take(decoded.kind == KIND_UDP)
+                )
                 tcp_sources.append((datagrams.buffer, decoded.take(decoded.kind == KIND_TCP)))
         self._tcp.add_rows(tcp_sources, counts)
-
-
-def _assemble(
-    chunk: npt.NDArray[np.uint8],
-    end: int,
-    parts: list[tuple[npt.NDArray[np.uint8], PacketRows]],
-    tcp: ReassembledMessages,
-) -> MessageSlices:
-    """One MessageSlices for a chunk: its own UDP payloads in place, reassembled bytes copied after `end`."""
-    parts = [(part_buffer, rows) for part_buffer, rows in parts if len(rows)]
-    foreign = sum(len(part_buffer) for part_buffer, _ in parts if part_buffer is not chunk)
-    buffer = chunk
-    if end + foreign + len(tcp.data) > len(chunk):
-        buffer = np.empty(end + foreign + len(tcp.data), np.uint8)
-        buffer[:end] = chunk[:end]
-    base = end
-    offsets: list[npt.NDArray[np.int64]] = []
-    for part_buffer, rows in parts:
-        if part_buffer is chunk:
-            offsets.append(rows.offset)
-        else:
-            buffer[base : base + len(part_buffer)] = part_buffer
-            offsets.append(rows.offset + base)
-            base += len(part_buffer)
-    udp = PacketRows.concatenate([rows for _, rows in parts]) if parts else PacketRows(0)
-    if not len(udp) + len(tcp):
-        return MessageSlices.empty()
-    offsets.append(np.array(tcp.offset, np.int64) + base)
-    if len(tcp):
-        buffer[base : base + len(tcp.data)] = np.frombuffer(tcp.data, np.uint8)
-        base += len(tcp.data)
-        versions, sources, destinations, src_ports, dst_ports = tcp.flow_columns()
-    else:
-        versions, src_ports, dst_ports = (
-            np.zeros(0, np.uint8),
-            np.zeros(0, np.uint16),
-            np.zeros(0, np.uint16),
-        )
-        sources = destinations = np.zeros((0, 16), np.uint8)
-    slices = MessageSlices(
-        buffer=buffer[:base],
-        offset=_joined(offsets),
-        length=_joined([udp.length, tcp.lengths()]),
-        ts_ns=_joined([udp.ts_ns, np.array(tcp.ts_ns, np.int64)]),
-        ip_version=_joined([udp.ip_version, versions]),
-        src_addr=_joined([udp.src_addr, sources]),
-        dst_addr=_joined([udp.dst_addr, destinations]),
-        src_port=_joined([udp.src_port, src_ports]),
-        dst_port=_joined([udp.dst_port, dst_ports]),
-        transport=_joined([udp.protocol, np.full(len(tcp), TRANSPORT_TCP, np.uint8)]),
-    )
-    if not len(tcp) and all(part_buffer is chunk for part_buffer, _ in parts):
-        return slices  # the chunk's own rows only: already in record order
-    order = np.argsort(np.concatenate([udp.record, np.array(tcp.record, np.int64)]), kind="stable")
-    return _reordered(slices, order)
-
-
-def _joined(arrays: list[npt.NDArray[_Item]]) -> npt.NDArray[_Item]:
-    """The arrays end to end; the first one itself when the others are empty."""
-    if all(len(array) == 0 for array in arrays[1:]):
-        return arrays[0]
-    return np.concatenate(arrays)
-
-
-def _reordered(slices: MessageSlices, order: npt.NDArray[np.intp]) -> MessageSlices:
-    return MessageSlices(
-        buffer=slices.buffer,
-        offset=slices.offset[order],
-        length=slices.length[order],
-        ts_ns=slices.ts_ns[order],
-        ip_version=slices.ip_version[order],
-        src_addr=slices.src_addr[order],
-        dst_addr=slices.dst_addr[order],
-        src_port=slices.src_port[order],
-        dst_port=slices.dst_port[order],
-        transport=slices.transport[order],
-    )
+        return produced, datagram_messages

@@ -26,15 +26,12 @@ differs from the lower-case `qname` (as with 0x20 case randomisation).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
-
-import numba
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
 from dnsvigil.ingest.address_text import addresses_to_arrow
+from dnsvigil.ingest.compiled import compiled, inlined
 from dnsvigil.ingest.reasons import REASON_COUNT, Reason
 from dnsvigil.ingest.slices import TRANSPORT_TCP, TRANSPORT_UDP, MessageSlices
 from dnsvigil.ingest.wire_names import NAME_OK, NAME_TEXT_MAX, NAME_TRUNCATED, decode_name, skip_name
@@ -82,24 +79,12 @@ _REASON_LABELS = pa.array([reason.label for reason in Reason], type=pa.string())
 _OFFSET_LIMIT = 2**31 - 1
 
 
-_Function = TypeVar("_Function", bound=Callable[..., Any])
-# `_nrt=False` (numba's own string kernels use it) leaves out reference counting: these kernels allocate
-# nothing, and the atomic counts numba puts around every array handed between functions cost more than
-# the work done on a message. numba's disk cache keys a kernel on its own file only: after editing
-# wire_names.py, delete this folder's __pycache__/dns_wire.*.nbi so `_decode_kernel` is built anew.
-_NO_REFERENCE_COUNTING: dict[str, Any] = {"_nrt": False}
-
-
-def _compiled(function: _Function) -> _Function:
-    return cast(_Function, numba.njit(cache=True, nogil=True, **_NO_REFERENCE_COUNTING)(function))
-
-
-@_compiled
+@inlined
 def _read_u16(buffer: npt.NDArray[np.uint8], pos: int) -> int:
     return (int(buffer[pos]) << 8) | int(buffer[pos + 1])
 
 
-@_compiled
+@inlined
 def _read_options(
     buffer: npt.NDArray[np.uint8], pos: int, end: int, flags: npt.NDArray[np.bool_], row: int
 ) -> bool:
@@ -121,7 +106,7 @@ def _read_options(
     return True
 
 
-@_compiled
+@inlined
 def _read_sections(
     buffer: npt.NDArray[np.uint8],
     pos: int,
@@ -163,7 +148,7 @@ def _read_sections(
     return _NO_REASON
 
 
-@_compiled
+@inlined
 def _read_questions(
     buffer: npt.NDArray[np.uint8],
     start: int,
@@ -198,7 +183,7 @@ def _read_questions(
     return _NO_REASON, pos, name_end
 
 
-@_compiled
+@compiled
 def _decode_kernel(
     buffer: npt.NDArray[np.uint8],
     offset: npt.NDArray[np.int64],
@@ -302,16 +287,27 @@ def _grown(name_data: npt.NDArray[np.uint8], used: int) -> npt.NDArray[np.uint8]
 
 
 def _block_columns(
-    blocks: tuple[npt.NDArray[np.generic], ...], flags: npt.NDArray[np.bool_], rows: int
+    u16: npt.NDArray[np.uint16], u8: npt.NDArray[np.uint8], bits: npt.NDArray[np.uint8], rows: int
 ) -> dict[str, pa.Array]:
-    """The fixed-width columns of the kernel's blocks, null where no question or no OPT record was read."""
-    no_question = ~flags[_HAS_QUESTION, :rows]
-    no_edns = ~flags[_EDNS_PRESENT, :rows]
+    """The fixed-width columns of the kernel's blocks, null where no question or no OPT record was read.
+
+    `bits` is the flag block bit-packed, one Arrow bitmap per flag: it serves as the flag columns' data and
+    as the other columns' validity. (`pa.array` with a mask is a slow path: it would cost more than the
+    decoding itself.)
+    """
+    validity = {
+        **dict.fromkeys(_QUESTION_COLUMNS, pa.py_buffer(bits[_HAS_QUESTION])),
+        **dict.fromkeys(_EDNS_COLUMNS, pa.py_buffer(bits[_EDNS_PRESENT])),
+    }
     columns = {}
-    for names, block in zip((_U16_COLUMNS, _U8_COLUMNS, _FLAG_COLUMNS), blocks, strict=True):
+    for names, block, arrow_type in ((_U16_COLUMNS, u16, pa.uint16()), (_U8_COLUMNS, u8, pa.uint8())):
         for index, name in enumerate(names):
-            mask = no_question if name in _QUESTION_COLUMNS else no_edns if name in _EDNS_COLUMNS else None
-            columns[name] = pa.array(block[index, :rows], mask=mask)
+            data = pa.py_buffer(block[index, :rows])
+            columns[name] = pa.Array.from_buffers(arrow_type, rows, [validity.get(name), data])
+    for index, name in enumerate(_FLAG_COLUMNS):
+        columns[name] = pa.Array.from_buffers(
+            pa.bool_(), rows, [validity.get(name), pa.py_buffer(bits[index])]
+        )
     return columns
 
 
@@ -359,11 +355,12 @@ def decode_messages(slices: MessageSlices, counts: npt.NDArray[np.int64], source
     u16[_SRC_PORT, :rows] = slices.src_port if every else slices.src_port[kept]
     u16[_DST_PORT, :rows] = slices.dst_port if every else slices.dst_port[kept]
     u8[_IP_VERSION, :rows] = slices.ip_version if every else slices.ip_version[kept]
-    ts_ns = np.ascontiguousarray(slices.ts_ns if every else slices.ts_ns[kept], dtype=np.int64)
+    # Copied, as every column is: a reader may reuse the arrays of its slices (see `CaptureBatch`).
+    ts_ns = (slices.ts_ns if every else slices.ts_ns[kept]).astype(np.int64)
     if name_pos < len(name_data) // 2:
         name_data = name_data[:name_pos].copy()  # do not keep a mostly empty buffer alive
-    columns = _block_columns((u16, u8, flags), flags, rows)
-    malformed = flags[_MALFORMED, :rows]
+    bits = np.packbits(flags[:, :rows], axis=1, bitorder="little")
+    columns = _block_columns(u16, u8, bits, rows)
     columns |= {
         "ts": pa.Array.from_buffers(DNS_MESSAGES.schema.field("ts").type, rows, [None, pa.py_buffer(ts_ns)]),
         "src_addr": addresses_to_arrow(slices.src_addr, slices.ip_version, None if every else kept),
@@ -374,13 +371,16 @@ def decode_messages(slices: MessageSlices, counts: npt.NDArray[np.int64], source
             pa.string(),
             rows,
             [
-                pa.py_buffer(np.packbits(flags[_HAS_QUESTION, :rows], bitorder="little")),
+                pa.py_buffer(bits[_HAS_QUESTION]),
                 pa.py_buffer(name_offsets[: rows + 1]),
                 pa.py_buffer(name_data[:name_pos]),
             ],
         ),
         "malformed_reason": pa.DictionaryArray.from_arrays(
-            pa.array(i32[_REASON, :rows], mask=~malformed), _REASON_LABELS
+            pa.Array.from_buffers(
+                pa.int32(), rows, [pa.py_buffer(bits[_MALFORMED]), pa.py_buffer(i32[_REASON, :rows])]
+            ),
+            _REASON_LABELS,
         ),
         "source_file": pa.DictionaryArray.from_arrays(
             pa.array(np.zeros(rows, dtype=np.int32)), pa.array([source_file], type=pa.string())

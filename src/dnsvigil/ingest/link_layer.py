@@ -8,23 +8,11 @@ are tcpdump.org's LINKTYPE_ values.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any
 
-import numba
-
+from dnsvigil.ingest.compiled import inlined
 from dnsvigil.ingest.pcap_format import byte_at
 from dnsvigil.ingest.reasons import Reason
-
-_Function = TypeVar("_Function", bound=Callable[..., Any])
-# `_nrt=False` leaves out reference counting: these kernels allocate nothing, and the atomic counts numba
-# puts around every array handed between functions cost several times the work done on a packet.
-_NO_REFERENCE_COUNTING: dict[str, Any] = {"_nrt": False}
-
-
-def _compiled(function: _Function) -> _Function:
-    return cast(_Function, numba.njit(cache=True, nogil=True, **_NO_REFERENCE_COUNTING)(function))
-
 
 LINKTYPE_NULL = 0
 LINKTYPE_ETHERNET = 1
@@ -55,13 +43,13 @@ _AF_INET6_BSD = (24, 28, 30)
 _AF_INET6_WINDOWS = 23
 
 
-@_compiled
+@inlined
 def be16(buffer: Any, pos: int) -> int:
     """The big-endian unsigned 16-bit integer at `buffer[pos]`."""
     return (byte_at(buffer, pos) << 8) | byte_at(buffer, pos + 1)
 
 
-@_compiled
+@inlined
 def be32(buffer: Any, pos: int) -> int:
     """The big-endian unsigned 32-bit integer at `buffer[pos]`."""
     return (
@@ -72,7 +60,7 @@ def be32(buffer: Any, pos: int) -> int:
     )
 
 
-@_compiled
+@inlined
 def _after_ethertype(buffer: Any, pos: int, end: int, ethertype: int) -> tuple[int, int, int]:
     while ethertype in _VLAN_ETHERTYPES:
         if end - pos < 4:
@@ -86,7 +74,7 @@ def _after_ethertype(buffer: Any, pos: int, end: int, ethertype: int) -> tuple[i
     return _NOT_IP, 0, pos
 
 
-@_compiled
+@inlined
 def _address_family(buffer: Any, pos: int, end: int, either_order: bool) -> tuple[int, int, int]:
     """Read a 4-byte BSD address family header at `buffer[pos]`, in network or, if allowed, either order."""
     if end - pos < 4:
@@ -104,7 +92,7 @@ def _address_family(buffer: Any, pos: int, end: int, either_order: bool) -> tupl
     return _NOT_IP, 0, pos
 
 
-@_compiled
+@inlined
 def link_to_ip(buffer: Any, pos: int, end: int, linktype: int) -> tuple[int, int, int]:
     """Skip the link header of the frame at `buffer[pos:end]`.
 

@@ -17,26 +17,16 @@ DNS_TOO_SHORT: every emitted message holds at least a DNS header.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar, cast
+from collections.abc import Sequence
+from typing import Any
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
+from dnsvigil.ingest.compiled import compiled, inlined
 from dnsvigil.ingest.link_layer import LINK_OK, be16, be32, link_to_ip
 from dnsvigil.ingest.pcap_format import byte_at
 from dnsvigil.ingest.reasons import Reason
-
-_Function = TypeVar("_Function", bound=Callable[..., Any])
-# `_nrt=False` leaves out reference counting: these kernels allocate nothing, and the atomic counts numba
-# puts around every array handed between functions cost several times the work done on a packet.
-_NO_REFERENCE_COUNTING: dict[str, Any] = {"_nrt": False}
-
-
-def _compiled(function: _Function) -> _Function:
-    return cast(_Function, numba.njit(cache=True, nogil=True, **_NO_REFERENCE_COUNTING)(function))
-
 
 KIND_UDP = 1
 KIND_TCP = 2
@@ -154,7 +144,7 @@ _COLUMNS = (
 )
 
 
-@_compiled
+@inlined
 def _write_row(rows: Any, row: int, origin: Any, addresses: Any, payload: Any, transport: Any) -> None:
     """Write row `row`: origin (kind, record, ts_ns, ip version), addresses (src, src position, dst, dst
     position), payload (offset, length), transport (src port, dst port, number, detail, protocol)."""
@@ -173,7 +163,7 @@ def _write_row(rows: Any, row: int, origin: Any, addresses: Any, payload: Any, t
         dst_addr[row, index] = 0
 
 
-@_compiled
+@inlined
 def decode_transport(
     buffer: Any, pos: int, end: int, declared_end: int, protocol: int, origin: Any, addresses: Any, sink: Any
 ) -> int:
@@ -240,7 +230,7 @@ def decode_transport(
     return _ROW
 
 
-@_compiled
+@inlined
 def skip_ipv6_extensions(buffer: Any, pos: int, end: int, next_header: int) -> tuple[int, int, int]:
     """Walk IPv6 extension headers from `pos`, where a header of type `next_header` starts.
 
@@ -267,7 +257,7 @@ def skip_ipv6_extensions(buffer: Any, pos: int, end: int, next_header: int) -> t
         pos += size
 
 
-@_compiled
+@inlined
 def _decode_ipv4(buffer: Any, pos: int, end: int, snapped: bool, origin: Any, sink: Any) -> int:
     record, ts_ns = origin
     available = end - pos
@@ -303,7 +293,7 @@ def _decode_ipv4(buffer: Any, pos: int, end: int, snapped: bool, origin: Any, si
     return _ROW
 
 
-@_compiled
+@inlined
 def _decode_ipv6(buffer: Any, pos: int, end: int, snapped: bool, origin: Any, sink: Any) -> int:
     record, ts_ns = origin
     if end - pos < 40:
@@ -339,7 +329,7 @@ def _decode_ipv6(buffer: Any, pos: int, end: int, snapped: bool, origin: Any, si
     return _ROW
 
 
-@_compiled
+@compiled
 def decode_frames(
     buffer: Any, records: Any, count: int, first_record: int, port_table: Any, counts: Any, rows: Any
 ) -> int:
@@ -373,7 +363,7 @@ def decode_frames(
     return row
 
 
-@_compiled
+@compiled
 def decode_datagrams(buffer: Any, datagrams: Any, src_addr: Any, dst_addr: Any, sink: Any) -> int:
     """Decode the transport of reassembled IP datagrams; write their rows and return how many.
 

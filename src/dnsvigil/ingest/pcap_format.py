@@ -17,25 +17,14 @@ The walkers only locate packets; `packets.py` decodes them. A block or record wh
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
+from dnsvigil.ingest.compiled import compiled, inlined
 from dnsvigil.ingest.reasons import Reason
-
-_Function = TypeVar("_Function", bound=Callable[..., Any])
-# `_nrt=False` leaves out reference counting: these kernels allocate nothing, and the atomic counts numba
-# puts around every array handed between functions cost several times the work done on a packet.
-_NO_REFERENCE_COUNTING: dict[str, Any] = {"_nrt": False}
-
-
-def _compiled(function: _Function) -> _Function:
-    return cast(_Function, numba.njit(cache=True, nogil=True, **_NO_REFERENCE_COUNTING)(function))
-
 
 MAX_RECORD_BYTES = 16 << 20
 """Largest record or block accepted (Wireshark's pcapng limit); a larger length is taken for damage."""
@@ -174,7 +163,7 @@ class PcapngState:
         return int(self.section[_DAMAGED_PACKETS])
 
 
-@_compiled
+@inlined
 def byte_at(buffer: Any, pos: int) -> int:
     """`buffer[pos]` as a signed 64-bit integer.
 
@@ -184,7 +173,7 @@ def byte_at(buffer: Any, pos: int) -> int:
     return np.int64(buffer[pos])  # type: ignore[return-value]
 
 
-@_compiled
+@inlined
 def read_u16(buffer: Any, pos: int, big: bool) -> int:
     """The unsigned 16-bit integer at `buffer[pos]`, big- or little-endian."""
     if big:
@@ -192,7 +181,7 @@ def read_u16(buffer: Any, pos: int, big: bool) -> int:
     return (byte_at(buffer, pos + 1) << 8) | byte_at(buffer, pos)
 
 
-@_compiled
+@inlined
 def read_u32(buffer: Any, pos: int, big: bool) -> int:
     """The unsigned 32-bit integer at `buffer[pos]`, big- or little-endian."""
     if big:
@@ -210,7 +199,7 @@ def read_u32(buffer: Any, pos: int, big: bool) -> int:
     )
 
 
-@_compiled
+@compiled
 def walk_pcap(
     buffer: Any,
     pos: int,
@@ -251,7 +240,7 @@ def walk_pcap(
     return count, pos, OUTPUT_FULL, 0
 
 
-@_compiled
+@inlined
 def ticks_to_ns(ticks: int, multiplier: int, divisor: int, shift: int) -> int:
     """Nanoseconds in `ticks` of an interface clock: ticks * multiplier // divisor, or ticks / 2**shift s.
 
@@ -271,7 +260,7 @@ def ticks_to_ns(ticks: int, multiplier: int, divisor: int, shift: int) -> int:
     return whole * _NS_PER_SECOND + nanoseconds  # type: ignore[return-value]
 
 
-@_compiled
+@inlined
 def _read_interface(buffer: Any, body: int, body_end: int, big: bool, state: Any) -> bool:
     """Add the interface an IDB body describes; False when the body is too short or the table is full."""
     section, if_link, if_snaplen, if_multiplier, if_divisor, if_shift, if_offset = state
@@ -319,12 +308,12 @@ def _read_interface(buffer: Any, body: int, body_end: int, big: bool, state: Any
     return True
 
 
-@_compiled
+@inlined
 def _block_length_ok(length: int) -> bool:
     return 12 <= length <= MAX_RECORD_BYTES and length % 4 == 0
 
 
-@_compiled
+@compiled
 def walk_pcapng(
     buffer: Any, pos: int, end: int, state: Any, counts: Any, out: Any
 ) -> tuple[int, int, int, int]:

@@ -1,7 +1,9 @@
 """Ingest captures into the warehouse: read, decode, split by UTC day, stage, commit.
 
-Reading and decoding (compiled, GIL-free) run in one thread while Parquet writing runs in another, with
-a bounded queue between them, so both cores work and memory stays bounded whatever the input size.
+Three threads share the work of a file, so every core is busy and memory stays bounded whatever the input
+size: one hashes the file (its identity in the warehouse), one reads and decodes it (compiled kernels that
+release the GIL), and the calling thread writes Parquet (Arrow's C++ encoder, also without the GIL), taking
+decoded batches from a bounded queue.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -20,7 +23,7 @@ import pyarrow as pa
 
 from dnsvigil.errors import InputError, NothingReadError
 from dnsvigil.ingest.reasons import counts_to_dict, new_counts
-from dnsvigil.ingest.slices import CaptureBatch
+from dnsvigil.ingest.slices import DEFAULT_CHUNK_BYTES, CaptureBatch
 from dnsvigil.store.warehouse import Warehouse
 
 SourceKind = Literal["pcap", "dnstap"]
@@ -28,6 +31,7 @@ ProgressCallback = Callable[[int], None]
 
 _NS_PER_DAY = 86_400 * 1_000_000_000
 _QUEUE_DEPTH = 2
+_HASH_BLOCK_BYTES = 8 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +128,13 @@ def source_id_of(path: Path, kind: SourceKind, ports: tuple[int, ...]) -> str:
     """Identity of an input: its bytes and how they are read, so the same capture is stored once."""
     digest = hashlib.sha256()
     digest.update(f"{kind}:{','.join(map(str, ports))}:".encode())
+    # Big blocks: reading and hashing release the GIL, and each block takes it back once, which costs up to
+    # a switch interval (5 ms) while another thread runs Python.
+    block = bytearray(_HASH_BLOCK_BYTES)
     try:
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        with path.open("rb", buffering=0) as handle, memoryview(block) as view:
+            while count := handle.readinto(block):
+                digest.update(view[:count])
     except OSError as error:
         raise InputError(
             f"{path}: cannot read ({error.strerror})", hint="check the file's permissions"
@@ -163,6 +170,10 @@ class _Stop:
     """Marks the end of the decoded stream in the queue."""
 
 
+_Decoded = tuple[pa.RecordBatch, int] | _Stop | BaseException
+"""What the decoding thread hands over: rows with the input bytes they came from, the end, or its error."""
+
+
 def _ingest_one(
     warehouse: Warehouse,
     path: Path,
@@ -171,49 +182,55 @@ def _ingest_one(
     chunk_bytes: int,
     progress: ProgressCallback | None,
 ) -> FileSummary:
-    from dnsvigil.ingest.dns_wire import decode_messages
-
-    source_id = source_id_of(path, kind, ports)
-    if warehouse.has_source("dns_messages", source_id):
-        if progress:
-            progress(path.stat().st_size)
-        return FileSummary(path=str(path), status="already-ingested")
     counts = new_counts()
-    decoded: queue.Queue[pa.RecordBatch | _Stop | BaseException] = queue.Queue(maxsize=_QUEUE_DEPTH)
+    decoded: queue.Queue[_Decoded] = queue.Queue(maxsize=_QUEUE_DEPTH)
+    cancelled = threading.Event()
     records = 0
 
     def produce() -> None:
         nonlocal records
         try:
+            from dnsvigil.ingest.dns_wire import decode_messages
+
             for batch in _reader(kind, path, ports, chunk_bytes):
+                if cancelled.is_set():
+                    return
                 counts[:] += batch.counts
                 records += batch.records
-                rows = decode_messages(batch.slices, counts, str(path))
-                decoded.put(rows)
-                if progress:
-                    progress(batch.bytes_read)
+                # Decoded before the next batch is read: the reader reuses the buffer the slices point into.
+                decoded.put((decode_messages(batch.slices, counts, str(path)), batch.bytes_read))
             decoded.put(_Stop())
-        except BaseException as error:  # handed to the writer thread, which re-raises it
+        except BaseException as error:  # handed to the writing thread, which re-raises it
             decoded.put(error)
 
+    # The file is hashed while reading starts (numba's start-up on the first file): hashing releases the GIL.
+    # Nothing is written before the hash says whether the file is already in the warehouse.
     producer = threading.Thread(target=produce, name=f"decode {path.name}", daemon=True)
     messages = 0
-    with warehouse.begin("dns_messages") as write:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hash") as hasher:
+        hashing = hasher.submit(source_id_of, path, kind, ports)
         producer.start()
         try:
-            while True:
-                item = decoded.get()
-                if isinstance(item, _Stop):
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                messages += item.num_rows
-                for day, part in _split_by_day(item) if item.num_rows else ():
-                    write.write(part, day)
+            source_id = hashing.result()
+            if warehouse.has_source("dns_messages", source_id):
+                if progress:
+                    progress(path.stat().st_size)
+                return FileSummary(path=str(path), status="already-ingested")
+            with warehouse.begin("dns_messages") as write:
+                while not isinstance(item := decoded.get(), _Stop):
+                    if isinstance(item, BaseException):
+                        raise item
+                    rows, bytes_read = item
+                    messages += rows.num_rows
+                    for day, part in _split_by_day(rows) if rows.num_rows else ():
+                        write.write(part, day)
+                    if progress:
+                        progress(bytes_read)
+                # A file with no DNS message is not recorded: it may be ingested later with other --ports.
+                committed = messages > 0 and write.commit(source_id, str(path))
         finally:
+            cancelled.set()
             _drain_until_stopped(decoded, producer)
-        # A file with no DNS message is not recorded: it may be ingested later with other --ports.
-        committed = messages > 0 and write.commit(source_id, str(path))
     status: Literal["ingested", "already-ingested", "no-dns"] = "no-dns"
     if messages:
         status = "ingested" if committed else "already-ingested"
@@ -227,7 +244,7 @@ def _ingest_one(
     )
 
 
-def _drain_until_stopped(pending: queue.Queue[object], producer: threading.Thread) -> None:
+def _drain_until_stopped(pending: queue.Queue[_Decoded], producer: threading.Thread) -> None:
     # The producer blocks on a full queue; keep taking until it has finished so the thread ends.
     while producer.is_alive():
         try:
@@ -243,7 +260,7 @@ def ingest_files(
     *,
     kind: SourceKind,
     ports: tuple[int, ...] = (53,),
-    chunk_bytes: int = 64 << 20,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     progress: ProgressCallback | None = None,
 ) -> IngestSummary:
     """Ingest every file in `paths` (directories expanded), one commit per file.

@@ -11,8 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from dnsvigil.config import find_setting
+
 TRANSPORT_UDP = 17
 TRANSPORT_TCP = 6
+DEFAULT_CHUNK_BYTES = int(find_setting("chunk_mib").default) << 20
+"""Input bytes a reader takes per chunk unless told otherwise: the `chunk_mib` setting's default."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,9 @@ class MessageSlices:
 @dataclass(frozen=True, slots=True)
 class CaptureBatch:
     """What a reader yields for one chunk of its input.
+
+    A reader may reuse the buffer of its slices for the next chunk: a batch is valid until the next one is
+    asked for, so consumers decode it first (`dns_wire.decode_messages` copies what it keeps).
 
     Attributes:
         slices: the DNS messages found in the chunk.

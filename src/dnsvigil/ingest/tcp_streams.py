@@ -31,8 +31,10 @@ from operator import itemgetter
 import numpy as np
 import numpy.typing as npt
 
+from dnsvigil.ingest.capture_order import Reassembled
 from dnsvigil.ingest.packets import DNS_HEADER_BYTES, TCP_FIN, TCP_RST, TCP_SYN, PacketRows
 from dnsvigil.ingest.reasons import Reason
+from dnsvigil.ingest.slices import TRANSPORT_TCP, MessageSlices
 
 IDLE_TIMEOUT_NS = 300 * 1_000_000_000
 """Capture time after its last segment that an open flow is kept."""
@@ -120,15 +122,35 @@ class ReassembledMessages:
         return ends - np.array(self.offset, np.int32)
 
     def flow_columns(self) -> FlowColumns:
-        """(IP version, source address (n, 16), destination address, source port, destination port) arrays."""
+        """(IP version, source address (n, 16), destination address, source port, destination port) arrays,
+        each C-contiguous."""
         table = np.frombuffer(b"".join(self.flow), np.uint8).reshape(len(self.flow), FLOW_KEY_BYTES)
         return (
-            table[:, 0],
-            table[:, 1:17],
-            table[:, 17:33],
+            table[:, 0].copy(),
+            table[:, 1:17].copy(),
+            table[:, 17:33].copy(),
             table[:, 33:35].copy().view(">u2").ravel().astype(np.uint16),
             table[:, 35:37].copy().view(">u2").ravel().astype(np.uint16),
         )
+
+    def reassembled(self) -> Reassembled:
+        """These messages, with the records that completed them, as `capture_order` merges them."""
+        if not self.offset:
+            return Reassembled.empty()
+        versions, sources, destinations, src_ports, dst_ports = self.flow_columns()
+        slices = MessageSlices(
+            buffer=np.frombuffer(self.data, np.uint8),
+            offset=np.array(self.offset, np.int64),
+            length=self.lengths(),
+            ts_ns=np.array(self.ts_ns, np.int64),
+            ip_version=versions,
+            src_addr=sources,
+            dst_addr=destinations,
+            src_port=src_ports,
+            dst_port=dst_ports,
+            transport=np.full(len(self), TRANSPORT_TCP, np.uint8),
+        )
+        return Reassembled(slices, np.array(self.record, np.int64))
 
 
 class TcpReassembler:

@@ -16,12 +16,10 @@ forward pointers, self-pointers and loops are bad names, so decoding always ends
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
-
-import numba
 import numpy as np
 import numpy.typing as npt
+
+from dnsvigil.ingest.compiled import inlined
 
 NAME_OK = 0
 """The name was read."""
@@ -45,18 +43,7 @@ _POINTER = 0xC0
 _LABEL_TYPE_MASK = 0xC0
 
 
-_Function = TypeVar("_Function", bound=Callable[..., Any])
-# `_nrt=False` (numba's own string kernels use it) leaves out reference counting: these kernels allocate
-# nothing, and the atomic counts numba puts around every array handed between functions cost more than
-# the work done on a message.
-_NO_REFERENCE_COUNTING: dict[str, Any] = {"_nrt": False}
-
-
-def _compiled(function: _Function) -> _Function:
-    return cast(_Function, numba.njit(cache=True, nogil=True, **_NO_REFERENCE_COUNTING)(function))
-
-
-@_compiled
+@inlined
 def _write_label_byte(byte: int, out: npt.NDArray[np.uint8], pos: int) -> int:
     if byte in (_DOT, _BACKSLASH):
         out[pos] = _BACKSLASH
@@ -72,7 +59,7 @@ def _write_label_byte(byte: int, out: npt.NDArray[np.uint8], pos: int) -> int:
     return pos + 1
 
 
-@_compiled
+@inlined
 def decode_name(
     buffer: npt.NDArray[np.uint8],
     message_start: int,
@@ -144,7 +131,7 @@ def decode_name(
         read += 1 + length
 
 
-@_compiled
+@inlined
 def skip_name(buffer: npt.NDArray[np.uint8], pos: int, message_end: int) -> tuple[int, int]:
     """Step over the name at `buffer[pos]` without following its pointer.
 

@@ -211,6 +211,14 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def _dictionary_columns(schema: pa.Schema) -> list[str]:
+    """The columns worth dictionary-encoding in Parquet: text. Numbers and flags compress as well without,
+    and dictionary-encoding them costs a quarter of ingest's writing time."""
+    return [
+        field.name for field in schema if pa.types.is_string(field.type) or pa.types.is_dictionary(field.type)
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class _StagedFile:
     path: Path
@@ -253,7 +261,13 @@ class TableWrite:
             self._staging.mkdir(parents=True, exist_ok=True)
             self._sequence += 1
             path = self._staging / f"{self._staging.name}-{self._sequence:05d}.parquet"
-            writer = pq.ParquetWriter(path, self.table.schema, compression="zstd", compression_level=1)
+            writer = pq.ParquetWriter(
+                path,
+                self.table.schema,
+                compression="zstd",
+                compression_level=1,
+                use_dictionary=_dictionary_columns(self.table.schema),
+            )
             current = (writer, path, 0)
         writer, path, rows = current
         if isinstance(batch, pa.RecordBatch):
