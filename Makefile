@@ -10,7 +10,7 @@ TEST_TOOLS := tshark:tshark chromium:chromium
 BENCH_TOOLS := $(TEST_TOOLS) knotd:knot dnsperf:dnsperf
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test bench clean test-tools bench-tools
+.PHONY: demo test bench clean test-tools bench-tools model
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
@@ -57,3 +57,7 @@ bench: $(VENV)/.test-installed bench-tools
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache
+
+# Retrains the shipped DGA model from the shared reference data with the fixed seed (byte-identical output).
+model: $(VENV)/.runtime-installed
+	$(BIN)/python -m dnsvigil.dga.training ../shared/data --out src/dnsvigil/dga/model/dga_model.npz

@@ -1,0 +1,110 @@
+"""Fit the family attribution model and choose, on validation names, when it should answer `unknown`.
+
+Families with fewer than `MIN_FAMILY_NAMES` training names are not modelled: their validation names stand
+for families the model has never seen, and the confidence threshold is the one that maximises macro-F1
+when those names count as correct only if answered `unknown`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse  # type: ignore[import-untyped]
+from sklearn.linear_model import SGDClassifier  # type: ignore[import-untyped]
+
+from dnsvigil.dga.alphabet import encode_labels
+from dnsvigil.dga.attribution import (
+    NGRAM_BITS,
+    RANGE_QUANTILES,
+    UNKNOWN,
+    FamilyModel,
+    sparse_design,
+)
+from dnsvigil.dga.features import dense_features
+from dnsvigil.dga.metrics import macro_f1
+from dnsvigil.dga.model import Detector
+from dnsvigil.dga.splits import NameSet
+
+MIN_FAMILY_NAMES = 40
+KEEP_IN_RANGE = 0.99  # share of correctly attributed validation names the range guard must keep
+ALPHA = 1e-5
+EPOCHS = 10
+
+
+def fit_family_model(train: NameSet, validation: NameSet, detector: Detector, *, seed: int) -> FamilyModel:
+    """Fit on the DGA names of `train`; calibrate the `unknown` rules on those of `validation`."""
+    names, counts = np.unique(train.families, return_counts=True)
+    families = tuple(
+        str(name) for name, count in zip(names, counts, strict=True) if count >= MIN_FAMILY_NAMES
+    )
+    modelled = train.select(np.isin(train.families, families))
+    labels = encode_labels(modelled.labels.tolist())
+    dense = dense_features(labels, detector.ngrams, detector.words)
+    mean = dense.mean(axis=0)
+    scale = np.where(dense.std(axis=0) > 0, dense.std(axis=0), 1.0).astype(np.float32)
+    values, columns, pointers, width = sparse_design(labels, modelled.suffixes.tolist(), dense, mean, scale)
+    design = scipy.sparse.csr_matrix((values, columns, pointers), shape=(len(modelled), width))
+    design.sum_duplicates()
+    classifier = SGDClassifier(loss="log_loss", alpha=ALPHA, max_iter=EPOCHS, tol=None, random_state=seed)
+    classifier.fit(design, modelled.families)
+    if tuple(classifier.classes_) != families:
+        raise AssertionError("scikit-learn reordered the family classes")
+    weights = classifier.coef_.T.astype(np.float32)
+    low, high = _usual_ranges(dense, modelled.families, families)
+    model = FamilyModel(
+        families,
+        np.ascontiguousarray(weights[: 1 << NGRAM_BITS]),
+        np.ascontiguousarray(weights[1 << NGRAM_BITS :]),
+        classifier.intercept_.astype(np.float32),
+        mean.astype(np.float32),
+        scale,
+        low,
+        high,
+        min_confidence=0.0,
+        max_distance=float("inf"),
+    )
+    return _calibrate(model, validation, detector)
+
+
+def _usual_ranges(
+    dense: npt.NDArray[np.float32], truth: npt.NDArray[np.str_], families: tuple[str, ...]
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Each family's central range of each feature."""
+    low = np.stack([np.quantile(dense[truth == family], RANGE_QUANTILES[0], axis=0) for family in families])
+    high = np.stack([np.quantile(dense[truth == family], RANGE_QUANTILES[1], axis=0) for family in families])
+    return low.astype(np.float32), high.astype(np.float32)
+
+
+def _calibrate(model: FamilyModel, validation: NameSet, detector: Detector) -> FamilyModel:
+    """Choose `max_distance`, then `min_confidence`, on validation DGA names."""
+    labels = encode_labels(validation.labels.tolist())
+    dense = dense_features(labels, detector.ngrams, detector.words)
+    probabilities = model.probabilities(labels, validation.suffixes.tolist(), dense)
+    best = probabilities.argmax(axis=1)
+    confidence = probabilities[np.arange(len(best)), best]
+    predicted = np.array(model.families)[best]
+    distance = model.range_distance(dense, best)
+    correct = predicted == validation.families
+    max_distance = float(np.quantile(distance[correct], KEEP_IN_RANGE)) if correct.any() else float("inf")
+    in_range = distance <= max_distance
+    truth = [family if family in model.families else UNKNOWN for family in validation.families.tolist()]
+    classes = [*model.families, UNKNOWN]
+    candidates = np.unique(np.round(np.quantile(confidence, np.linspace(0, 0.5, 51)), 4))
+
+    def score(threshold: float) -> float:
+        answer = np.where(in_range & (confidence >= threshold), predicted, UNKNOWN)
+        return macro_f1(truth, answer.tolist(), classes)[0]
+
+    min_confidence = max(candidates, key=lambda threshold: (score(float(threshold)), -threshold))
+    return FamilyModel(
+        model.families,
+        model.ngram_weights,
+        model.extra_weights,
+        model.bias,
+        model.dense_mean,
+        model.dense_scale,
+        model.low,
+        model.high,
+        min_confidence=float(min_confidence),
+        max_distance=max_distance,
+    )

@@ -1,0 +1,299 @@
+"""The DGA model: score names, decide which are generated, and name their family.
+
+Scoring goes from text to verdict without scikit-learn: names are reduced to registrable labels
+(`names.parse_names`), described by compiled feature loops, scored by a linear n-gram model and boosted
+trees exported to arrays, and `score > threshold` applies the operating point chosen on validation names
+for a false-positive rate of 1e-3. The model is read once from `model/dga_model.npz` inside the package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from dnsvigil.dga.alphabet import EncodedLabels, encode_labels
+from dnsvigil.dga.artifact import read_artifact, write_artifact
+from dnsvigil.dga.attribution import FamilyModel
+from dnsvigil.dga.charngrams import linear_scores
+from dnsvigil.dga.features import dense_features
+from dnsvigil.dga.names import NameParts, Rejection, parse_name, parse_names
+from dnsvigil.dga.ngrams import BenignNgrams
+from dnsvigil.dga.trees import TreeEnsemble
+from dnsvigil.dga.wordsplit import WordTable, shipped_word_table
+from dnsvigil.errors import InputError
+
+SHIPPED_MODEL = Path(__file__).parent / "model" / "dga_model.npz"
+FORMAT = "dnsvigil-dga-model/1"
+DETECTOR_ORDERS = (1, 5)  # character n-grams of the detector's linear model
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """How a model was trained and where its operating point lies.
+
+    Attributes:
+        seed: the random seed of training.
+        threshold: a name is DGA when its score is above this.
+        target_fpr: the false-positive rate on benign validation names the threshold was chosen for.
+        validation_fpr: the false-positive rate it has there.
+        validation_tpr: the share of DGA validation names above it.
+        counts: training and validation names by kind (`train_benign`, `validation_dga`, ...).
+    """
+
+    seed: int
+    threshold: float
+    target_fpr: float
+    validation_fpr: float
+    validation_tpr: float
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class LabelVerdicts:
+    """Verdicts on a batch of labels, in order; `family` is empty where `is_dga` is false."""
+
+    score: npt.NDArray[np.float64]
+    is_dga: npt.NDArray[np.bool_]
+    family: list[str]
+    family_confidence: npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class NameScore:
+    """The verdict on one name.
+
+    Attributes:
+        name: the name, normalised (lower case, A-labels, no trailing dot).
+        registrable: its registrable domain, whose label was scored.
+        score: in [0, 1], higher is more likely generated.
+        is_dga: `score` is above the model's operating threshold.
+        family: the most likely family, `unknown` when none fits; empty when not DGA.
+        family_confidence: the family's probability; 0 when not DGA.
+    """
+
+    name: str
+    registrable: str
+    score: float
+    is_dga: bool
+    family: str
+    family_confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredNames:
+    """Verdicts on a batch of names, in input order; rejected names have NaN scores and no family."""
+
+    parts: list[NameParts | Rejection]
+    score: npt.NDArray[np.float64]
+    is_dga: npt.NDArray[np.bool_]
+    family: list[str]
+    family_confidence: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.parts)
+
+    def __iter__(self) -> Iterator[NameScore | Rejection]:
+        """Each name's `NameScore`, or its `Rejection` when it has no registrable label."""
+        for index, parts in enumerate(self.parts):
+            if isinstance(parts, Rejection):
+                yield parts
+            else:
+                yield NameScore(
+                    parts.name,
+                    parts.registrable,
+                    float(self.score[index]),
+                    bool(self.is_dga[index]),
+                    self.family[index],
+                    float(self.family_confidence[index]),
+                )
+
+
+@dataclass(frozen=True, slots=True)
+class Detector:
+    """The scoring half of a model: features, the linear n-gram model and the trees over both."""
+
+    ngrams: BenignNgrams
+    words: WordTable
+    ngram_weights: npt.NDArray[np.float32]
+    ngram_bias: npt.NDArray[np.float32]
+    trees: TreeEnsemble
+
+    def features(self, labels: EncodedLabels) -> npt.NDArray[np.float32]:
+        """The rows the trees read: dense features, then the n-gram model's decision value."""
+        dense = dense_features(labels, self.ngrams, self.words)
+        linear = linear_scores(labels, self.ngram_weights, self.ngram_bias, orders=DETECTOR_ORDERS)
+        return np.hstack([dense, linear.astype(np.float32)])
+
+    def scores(self, labels: EncodedLabels) -> npt.NDArray[np.float64]:
+        """The score in [0, 1] of each label."""
+        return sigmoid(self.trees.raw_scores(self.features(labels)))
+
+
+@dataclass(frozen=True, slots=True)
+class DgaModel:
+    """A trained DGA model (see the module docstring); build with `training.train` or `load_model`."""
+
+    detector: Detector
+    families: FamilyModel
+    info: ModelInfo
+
+    def score_labels(self, labels: Sequence[str], suffixes: Sequence[str]) -> LabelVerdicts:
+        """Verdicts on registrable labels with their public suffixes (the suffix only informs the family)."""
+        encoded = encode_labels(labels)
+        features = self.detector.features(encoded)
+        score = sigmoid(self.detector.trees.raw_scores(features))
+        is_dga = score > self.info.threshold
+        family = [""] * len(labels)
+        confidence = np.zeros(len(labels), dtype=np.float64)
+        flagged = np.flatnonzero(is_dga).tolist()
+        if flagged:
+            flagged_labels = encode_labels([labels[index] for index in flagged])
+            names, probabilities = self.families.attribute(
+                flagged_labels, [suffixes[index] for index in flagged], features[flagged, :-1]
+            )
+            for index, name in zip(flagged, names, strict=True):
+                family[index] = name
+            confidence[flagged] = probabilities
+        return LabelVerdicts(score, is_dga, family, confidence)
+
+    def score_names(self, texts: Sequence[str]) -> ScoredNames:
+        """Verdicts on domain names given as text, in order; bad or excluded names come back rejected."""
+        parts = parse_names(texts)
+        valid = [index for index, part in enumerate(parts) if isinstance(part, NameParts)]
+        kept = [part for part in parts if isinstance(part, NameParts)]
+        verdicts = self.score_labels([part.label for part in kept], [part.suffix for part in kept])
+        score = np.full(len(parts), np.nan)
+        score[valid] = verdicts.score
+        is_dga = np.zeros(len(parts), dtype=np.bool_)
+        is_dga[valid] = verdicts.is_dga
+        family = [""] * len(parts)
+        for index, name in zip(valid, verdicts.family, strict=True):
+            family[index] = name
+        confidence = np.zeros(len(parts), dtype=np.float64)
+        confidence[valid] = verdicts.family_confidence
+        return ScoredNames(parts, score, is_dga, family, confidence)
+
+    def score_name(self, text: str) -> NameScore | Rejection:
+        """The verdict on one name, for streaming use: the same path as a batch of one."""
+        parts = parse_name(text)
+        if isinstance(parts, Rejection):
+            return parts
+        verdicts = self.score_labels([parts.label], [parts.suffix])
+        return NameScore(
+            parts.name,
+            parts.registrable,
+            float(verdicts.score[0]),
+            bool(verdicts.is_dga[0]),
+            verdicts.family[0],
+            float(verdicts.family_confidence[0]),
+        )
+
+    def to_file(self, path: Path) -> None:
+        """Write the model as an `.npz` artifact (byte-identical for identical models)."""
+        header, arrays = _to_arrays(self)
+        write_artifact(path, header, arrays)
+
+    @classmethod
+    def from_file(cls, path: Path) -> DgaModel:
+        """Read a model written by `to_file`.
+
+        Raises:
+            InputError: the file is missing, not a model, or of another format version.
+        """
+        header, arrays = read_artifact(path)
+        if header.get("format") != FORMAT:
+            raise InputError(
+                f"{path}: model format {header.get('format')!r}, this dnsvigil reads {FORMAT!r}",
+                hint="retrain it with `make model`",
+            )
+        try:
+            return _from_arrays(header, arrays)
+        except (KeyError, TypeError, ValueError) as error:
+            raise InputError(
+                f"{path}: incomplete or inconsistent model ({error})", hint="retrain it"
+            ) from None
+
+
+@cache
+def load_model(path: Path = SHIPPED_MODEL) -> DgaModel:
+    """The model at `path` (by default the one shipped in the package), read once per process."""
+    return DgaModel.from_file(path)
+
+
+def sigmoid(raw: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The logistic function: scores in [0, 1] from the trees' log-odds."""
+    result: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-np.clip(raw, -500.0, 500.0)))
+    return result
+
+
+def _to_arrays(model: DgaModel) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+    detector, families, info = model.detector, model.families, model.info
+    trees = detector.trees
+    header = {
+        "format": FORMAT,
+        "seed": info.seed,
+        "threshold": info.threshold,
+        "target_fpr": info.target_fpr,
+        "validation_fpr": info.validation_fpr,
+        "validation_tpr": info.validation_tpr,
+        "counts": info.counts,
+        "trees_baseline": trees.baseline,
+        "families": list(families.families),
+        "family_min_confidence": families.min_confidence,
+        "family_max_distance": families.max_distance,
+    }
+    arrays: dict[str, npt.NDArray[Any]] = {
+        "ngrams_bigrams": detector.ngrams.bigrams,
+        "ngrams_trigrams": detector.ngrams.trigrams,
+        "ngrams_fourgrams": detector.ngrams.fourgrams,
+        "detector_weights": detector.ngram_weights,
+        "detector_bias": detector.ngram_bias,
+    }
+    for field in ("feature", "threshold", "left", "value", "missing_left", "roots"):
+        arrays[f"trees_{field}"] = getattr(trees, field)
+    for field in ("ngram_weights", "extra_weights", "bias", "dense_mean", "dense_scale", "low", "high"):
+        arrays[f"family_{field}"] = getattr(families, field)
+    return header, arrays
+
+
+def _from_arrays(header: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]) -> DgaModel:
+    trees = TreeEnsemble(
+        feature=arrays["trees_feature"],
+        threshold=arrays["trees_threshold"],
+        left=arrays["trees_left"],
+        value=arrays["trees_value"],
+        missing_left=arrays["trees_missing_left"],
+        roots=arrays["trees_roots"],
+        baseline=float(header["trees_baseline"]),
+    )
+    families = FamilyModel(
+        families=tuple(str(family) for family in header["families"]),
+        ngram_weights=arrays["family_ngram_weights"],
+        extra_weights=arrays["family_extra_weights"],
+        bias=arrays["family_bias"],
+        dense_mean=arrays["family_dense_mean"],
+        dense_scale=arrays["family_dense_scale"],
+        low=arrays["family_low"],
+        high=arrays["family_high"],
+        min_confidence=float(header["family_min_confidence"]),
+        max_distance=float(header["family_max_distance"]),
+    )
+    info = ModelInfo(
+        seed=int(header["seed"]),
+        threshold=float(header["threshold"]),
+        target_fpr=float(header["target_fpr"]),
+        validation_fpr=float(header["validation_fpr"]),
+        validation_tpr=float(header["validation_tpr"]),
+        counts={str(key): int(value) for key, value in header["counts"].items()},
+    )
+    ngrams = BenignNgrams(arrays["ngrams_bigrams"], arrays["ngrams_trigrams"], arrays["ngrams_fourgrams"])
+    detector = Detector(
+        ngrams, shipped_word_table(), arrays["detector_weights"], arrays["detector_bias"], trees
+    )
+    return DgaModel(detector, families, info)
