@@ -60,6 +60,18 @@ SETTINGS: tuple[Setting, ...] = (
         "DNSVIGIL_DGA_MIN_NXDOMAIN_SHARE",
         "Share of an infected client's answered DGA-scored queries that must be NXDOMAIN (0..1).",
     ),
+    Setting(
+        "dga_model",
+        "",
+        "DNSVIGIL_DGA_MODEL",
+        "DGA model file written by `dga train`; empty for the model shipped with dnsvigil.",
+    ),
+    Setting(
+        "dga_data",
+        "../shared/data",
+        "DNSVIGIL_DGA_DATA",
+        "Folder of labelled names for `dga train` and `dga eval` (dga/dga_domains.csv and benign/).",
+    ),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}

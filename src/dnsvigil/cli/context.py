@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,7 @@ from rich.progress import (
 )
 
 from dnsvigil.config import find_setting, resolve_home
+from dnsvigil.errors import UsageError
 
 HomeOption = Annotated[
     str | None,
@@ -87,3 +89,27 @@ def byte_progress(options: Common, description: str, total: int) -> Iterator[Pro
     ) as progress:
         progress.add_task(description, total=total)
         yield progress
+
+
+@contextlib.contextmanager
+def step_progress(options: Common) -> Iterator[Callable[[str], None]]:
+    """A callback telling the user which step of a long job runs: a live status line on a terminal,
+    plain lines otherwise; nothing when quiet."""
+    if options.quiet:
+        yield lambda message: None
+        return
+    if not sys.stderr.isatty():
+        yield lambda message: stderr.print(message, highlight=False)
+        return
+    with stderr.status("starting ...") as status:
+        yield lambda message: status.update(message)
+
+
+def parse_day(text: str | None) -> list[date] | None:
+    """The `--date YYYY-MM-DD` option as a list of one UTC day; None (every day) when absent."""
+    if text is None:
+        return None
+    try:
+        return [date.fromisoformat(text)]
+    except ValueError:
+        raise UsageError(f"--date must be YYYY-MM-DD, got {text!r}") from None

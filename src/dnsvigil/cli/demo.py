@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from dnsvigil.cli.context import JsonOption, QuietOption, byte_progress, common, note, stdout
-from dnsvigil.demo.world import DemoWorld, demo_truth, write_demo_captures
-from dnsvigil.ingest.pipeline import ingest_files
-from dnsvigil.report.traffic_report import write_traffic_report
-from dnsvigil.store.engine import DuckDBEngine
-from dnsvigil.store.warehouse import Warehouse
-from dnsvigil.traffic.overview import compute_overview
-from dnsvigil.traffic.rssac002 import compute_traffic_metrics
-from dnsvigil.traffic.rssac002_yaml import write_documents
-
-DEMO_DAY = date(2026, 11, 2)
+from dnsvigil.cli.context import JsonOption, QuietOption, common, stdout, step_progress
+from dnsvigil.config import read_int, read_share
 
 
 def demo(
@@ -38,56 +28,52 @@ def demo(
 
     Writes pcap/pcapng captures under OUT/captures, ingests them through the same readers as real
     captures into OUT/warehouse, computes RSSAC002 for the authoritative service into OUT/rssac002,
+    runs the DGA detector over the resolver's clients (some run DGA malware) and stores its findings,
     and writes OUT/report.html, which opens with no network.
 
     Example: `dnsvigil demo --seed 7 --out demo-out`, then open demo-out/report.html.
     """
+    # Imported here: generating the world compiles numba kernels that other commands do not need.
+    from dnsvigil.demo.run import run_demo
+    from dnsvigil.dga.infected_clients import DetectorSettings
+    from dnsvigil.dga.model import load_model
+
     options = common(context, quiet=quiet or as_json)
     started = time.perf_counter()
-    world = DemoWorld(seed=seed, day=DEMO_DAY)
-    note(options, f"generating the demo world (seed {seed}) under {out}/captures ...")
-    captures = write_demo_captures(world, out / "captures")
-    truth = demo_truth(world)
-    home = out / "warehouse"
-    warehouse = Warehouse.open(home, create=True)
-    with byte_progress(options, "ingest", sum(path.stat().st_size for path in captures)) as progress:
-        advance = (lambda count: progress.advance(progress.task_ids[0], count)) if progress else None
-        summary = ingest_files(warehouse, captures, kind="pcap", progress=advance)
-    engine = DuckDBEngine(warehouse)
-    try:
-        documents = compute_traffic_metrics(
-            engine,
-            service=truth.authoritative_service,
-            server_addrs=truth.authoritative_addrs,
-            days=[world.day],
-        )
-        overview = compute_overview(engine)
-    finally:
-        engine.close()
-    rssac_paths = write_documents(documents, out / "rssac002")
-    report = write_traffic_report(
-        overview,
-        out / "report.html",
-        title=f"dnsvigil demo: DNS traffic on {world.day.isoformat()}",
-        rssac002_links=rssac_paths,
+    settings = DetectorSettings(
+        min_dga_names=read_int("dga_min_names", minimum=1),
+        min_nxdomain_share=read_share("dga_min_nxdomain_share"),
     )
+    with step_progress(options) as on_step:
+        run = run_demo(seed, out, load_model(), settings, on_step=on_step)
+    infected = [finding for finding in run.dga.findings if finding.code == "DGA.INFECTED_CLIENT"]
+    controllers = [finding for finding in run.dga.findings if finding.code == "DGA.DOMAIN"]
     result = {
-        "report": str(report),
-        "warehouse": str(home),
-        "rssac002": [str(path) for path in rssac_paths],
-        "captures": [str(path) for path in captures],
-        "messages": summary.messages,
+        "report": str(run.report),
+        "warehouse": str(run.warehouse),
+        "rssac002": [str(path) for path in run.rssac002],
+        "captures": [str(path) for path in run.captures],
+        "messages": run.ingest.messages,
+        "infected_clients": [finding.subject for finding in infected],
+        "dga_domains": [finding.subject for finding in controllers],
         "seconds": round(time.perf_counter() - started, 2),
     }
     if as_json:
         print(json.dumps(result))
         return
+    found = "".join(
+        f"\n    {finding.subject:<18} {finding.evidence['family']:<10} "
+        f"{finding.evidence['dga_domains']} DGA domains, "
+        f"{finding.evidence['nxdomain_share']:.0%} NXDOMAIN"
+        for finding in infected
+    )
     stdout.print(
-        f"demo done in {result['seconds']} s: {summary.messages:,} DNS messages ingested\n"
-        f"  report:    {report}  (open it in a browser; it needs no network)\n"
-        f"  RSSAC002:  {out / 'rssac002'} ({len(rssac_paths)} files)\n"
-        f"  warehouse: {home}\n"
-        f"  explore:   dnsvigil query --home {home} "
-        '"SELECT qtype, count(*) AS n FROM dns_messages GROUP BY ALL ORDER BY n DESC"',
+        f"demo done in {result['seconds']} s: {run.ingest.messages:,} DNS messages ingested\n"
+        f"  report:    {run.report}  (open it in a browser; it needs no network)\n"
+        f"  RSSAC002:  {out / 'rssac002'} ({len(run.rssac002)} files)\n"
+        f"  DGA:       {len(infected)} infected client(s), {len(controllers)} live DGA domain(s){found}\n"
+        f"  warehouse: {run.warehouse}\n"
+        f"  explore:   dnsvigil query --home {run.warehouse} "
+        '"SELECT code, subject, evidence FROM findings"',
         highlight=False,
     )

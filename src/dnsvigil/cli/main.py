@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from dnsvigil import __version__
-from dnsvigil.cli import demo, info, ingest, query, traffic
+from dnsvigil.cli import demo, dga, info, ingest, query, traffic
 from dnsvigil.cli.context import Common, HomeOption, QuietOption, stderr
 from dnsvigil.errors import DnsvigilError
 
@@ -23,7 +23,8 @@ app = typer.Typer(
         "Typical session: `dnsvigil ingest pcap captures/` stores DNS messages in the warehouse, "
         '`dnsvigil query "SELECT qtype, count(*) FROM dns_messages GROUP BY ALL"` explores them, '
         "`dnsvigil traffic rssac002 --service a.root-servers.net --out rssac/` publishes the RSSAC002 "
-        "metrics. `dnsvigil demo` runs all of it on a generated world."
+        "metrics, `dnsvigil dga detect` finds clients infected by DGA malware. "
+        "`dnsvigil demo` runs all of it on a generated world."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -32,6 +33,7 @@ app = typer.Typer(
 )
 app.add_typer(ingest.app, name="ingest")
 app.add_typer(traffic.app, name="traffic")
+app.add_typer(dga.app, name="dga")
 app.command("query")(query.query)
 app.command("demo")(demo.demo)
 app.command("info")(info.info)

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from dnsvigil.cli.context import HomeOption, JsonOption, QuietOption, common, stdout
-from dnsvigil.errors import NothingReadError, UsageError
+from dnsvigil.cli.context import HomeOption, JsonOption, QuietOption, common, parse_day, stdout
+from dnsvigil.errors import NothingReadError
 from dnsvigil.store.engine import DuckDBEngine
 from dnsvigil.store.warehouse import Warehouse
 from dnsvigil.traffic.rssac002 import compute_traffic_metrics
@@ -27,15 +27,6 @@ def _has_messages_on(engine: DuckDBEngine, day: date) -> bool:
         [f"{day.isoformat()} 00:00:00+00"],
     )
     return bool(found.column("n")[0].as_py())
-
-
-def _parse_day(text: str | None) -> list[date] | None:
-    if text is None:
-        return None
-    try:
-        return [date.fromisoformat(text)]
-    except ValueError:
-        raise UsageError(f"--date must be YYYY-MM-DD, got {text!r}") from None
 
 
 @app.command("rssac002")
@@ -72,7 +63,7 @@ def rssac002(
     --server-addr 2001:503:ba3e::2:30 --date 2025-01-01 --out rssac002/`
     """
     options = common(context, home=home, quiet=quiet or as_json)
-    days = _parse_day(day)
+    days = parse_day(day)
     engine = DuckDBEngine(Warehouse.open(options.home_path))
     try:
         if days and not _has_messages_on(engine, days[0]):

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dnsvigil.errors import InputError
+from dnsvigil.outputs import write_atomically
 
 _HEADER = "header.json"
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip member can carry
@@ -25,7 +26,6 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip member can carry
 
 def write_artifact(path: Path, header: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]]) -> None:
     """Write `header` (JSON-serialisable) and `arrays` to `path`, byte-identical for identical inputs."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr(_member(_HEADER), json.dumps(header, sort_keys=True, indent=1), compresslevel=9)
@@ -33,7 +33,7 @@ def write_artifact(path: Path, header: Mapping[str, Any], arrays: Mapping[str, n
             member = io.BytesIO()
             np.lib.format.write_array(member, np.ascontiguousarray(arrays[name]), allow_pickle=False)
             archive.writestr(_member(f"{name}.npy"), member.getvalue(), compresslevel=9)
-    path.write_bytes(buffer.getvalue())
+    write_atomically(path, buffer.getvalue(), what="the DGA model")
 
 
 def read_artifact(path: Path) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import os
 import posixpath
-import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,8 +22,8 @@ from markupsafe import Markup
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from dnsvigil.errors import OutputError
 from dnsvigil.findings import Finding
+from dnsvigil.outputs import write_atomically
 from dnsvigil.traffic.overview import SIZE_BIN_BYTES, SizeBin, TrafficOverview
 
 MIX_BARS = 20
@@ -227,26 +226,6 @@ def _relative_href(target: Path, page: Path) -> str:
     return quote(Path(relative).as_posix())
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with temporary.open("w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            temporary.replace(path)  # a rename: readers see the old page or the new one, never half
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
-    except OSError as error:
-        raise OutputError(
-            f"{path}: cannot write the traffic report ({error.strerror or error})",
-            hint="choose a writable output directory",
-        ) from error
-
-
 def write_traffic_report(
     overview: TrafficOverview,
     out_path: Path,
@@ -276,5 +255,5 @@ def write_traffic_report(
     """
     hrefs = [_relative_href(link, out_path) for link in rssac002_links]
     page = render_traffic_report(overview, title=title, rssac002_hrefs=hrefs, findings=findings)
-    _write_atomically(out_path, page)
+    write_atomically(out_path, page, what="the traffic report")
     return out_path

@@ -13,9 +13,7 @@ services one file name (`a.nic.fr` and `a.nic.de`).
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from datetime import UTC, date, datetime, time
@@ -23,7 +21,8 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-from dnsvigil.errors import InputError, OutputError, UsageError
+from dnsvigil.errors import InputError, UsageError
+from dnsvigil.outputs import write_atomically
 from dnsvigil.traffic.rssac002 import (
     BIN_WIDTH,
     REQUEST_OPEN_BIN,
@@ -221,25 +220,5 @@ def write_documents(documents: Iterable[MetricDocument], out_dir: Path) -> list[
             )
         targets[target] = document
     for target, document in targets.items():
-        _write_atomically(target, document_to_yaml(document))
+        write_atomically(target, document_to_yaml(document), what="the RSSAC002 document")
     return list(targets)
-
-
-def _write_atomically(target: Path, text: str) -> None:
-    temporary: str | None = None
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        Path(temporary).chmod(0o644)
-        Path(temporary).replace(target)
-    except OSError as error:
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
-        raise OutputError(
-            f"cannot write {target}: {error.strerror or error}",
-            hint="check that the output folder is writable and has free space",
-        ) from error

@@ -1,0 +1,101 @@
+"""The demo pipeline: generate the world's captures, then run them through dnsvigil like real ones.
+
+Captures are ingested by the same readers as any capture, RSSAC002 is computed for the authoritative
+service, the DGA detector runs over the resolver's clients and stores its findings, and the report shows
+all of it. The truth of the generated world is returned beside the results so that tests (and curious
+users) can compare what was found with what was there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from dnsvigil.demo.resolver import RESOLVER
+from dnsvigil.demo.world import DemoTruth, DemoWorld, demo_truth, write_demo_captures
+from dnsvigil.dga.detect import DetectionRun, detect_and_store
+from dnsvigil.dga.infected_clients import DetectorSettings
+from dnsvigil.dga.model import DgaModel
+from dnsvigil.ingest.pipeline import IngestSummary, ingest_files
+from dnsvigil.report.traffic_report import write_traffic_report
+from dnsvigil.store.engine import DuckDBEngine
+from dnsvigil.store.warehouse import Warehouse
+from dnsvigil.traffic.overview import compute_overview
+from dnsvigil.traffic.rssac002 import compute_traffic_metrics
+from dnsvigil.traffic.rssac002_yaml import write_documents
+
+DEMO_DAY = date(2026, 11, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoRun:
+    """Where the demo wrote its outputs, what it measured and found, and the truth to compare with."""
+
+    captures: tuple[Path, ...]
+    warehouse: Path
+    rssac002: tuple[Path, ...]
+    report: Path
+    ingest: IngestSummary
+    dga: DetectionRun
+    truth: DemoTruth
+
+
+def run_demo(
+    seed: int,
+    out: Path,
+    model: DgaModel,
+    settings: DetectorSettings,
+    *,
+    on_step: Callable[[str], None] = lambda message: None,
+) -> DemoRun:
+    """Generate the seeded world under `out` and run the whole pipeline on it.
+
+    Args:
+        seed: the world's seed: same seed, same captures.
+        out: the folder for captures, warehouse, RSSAC002 files and report.
+        model: the DGA model the detector scores names with.
+        settings: the detector's thresholds.
+        on_step: told when each step starts.
+    """
+    world = DemoWorld(seed=seed, day=DEMO_DAY)
+    on_step(f"generating the demo world (seed {seed}) under {out}/captures")
+    captures = write_demo_captures(world, out / "captures")
+    truth = demo_truth(world)
+    warehouse = Warehouse.open(out / "warehouse", create=True)
+    on_step("ingesting the captures")
+    summary = ingest_files(warehouse, captures, kind="pcap")
+    on_step("looking for DGA-infected clients of the resolver")
+    dga = detect_and_store(
+        warehouse, model, settings, days=[world.day], resolver_addrs=[RESOLVER.ipv4, RESOLVER.ipv6]
+    )
+    on_step("computing RSSAC002 and the traffic overview")
+    engine = DuckDBEngine(warehouse)
+    try:
+        documents = compute_traffic_metrics(
+            engine,
+            service=truth.authoritative_service,
+            server_addrs=truth.authoritative_addrs,
+            days=[world.day],
+        )
+        overview = compute_overview(engine)
+    finally:
+        engine.close()
+    rssac_paths = write_documents(documents, out / "rssac002")
+    report = write_traffic_report(
+        overview,
+        out / "report.html",
+        title=f"dnsvigil demo: DNS traffic on {world.day.isoformat()}",
+        rssac002_links=rssac_paths,
+        findings=dga.findings,
+    )
+    return DemoRun(
+        captures=tuple(captures),
+        warehouse=warehouse.home,
+        rssac002=tuple(rssac_paths),
+        report=report,
+        ingest=summary,
+        dga=dga,
+        truth=truth,
+    )
