@@ -14,7 +14,6 @@ import typer
 from rich.table import Table
 
 from dnsvigil.cli.context import HomeOption, common, stdout
-from dnsvigil.store.engine import DuckDBEngine
 from dnsvigil.store.warehouse import Warehouse
 
 
@@ -76,6 +75,8 @@ def query(
 
     `dnsvigil query "SELECT * FROM dns_messages WHERE malformed LIMIT 10" --format json`
     """
+    from dnsvigil.store.engine import DuckDBEngine  # here: DuckDB takes a while to load
+
     options = common(context, home=home)
     engine = DuckDBEngine(Warehouse.open(options.home_path))
     try:

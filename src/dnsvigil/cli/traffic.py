@@ -11,15 +11,13 @@ import typer
 
 from dnsvigil.cli.context import HomeOption, JsonOption, QuietOption, common, parse_day, stdout
 from dnsvigil.errors import NothingReadError
-from dnsvigil.store.engine import DuckDBEngine
+from dnsvigil.store.sql import SqlRunner
 from dnsvigil.store.warehouse import Warehouse
-from dnsvigil.traffic.rssac002 import compute_traffic_metrics
-from dnsvigil.traffic.rssac002_yaml import write_documents
 
 app = typer.Typer(help="Traffic metrics over the stored DNS messages.", no_args_is_help=True)
 
 
-def _has_messages_on(engine: DuckDBEngine, day: date) -> bool:
+def _has_messages_on(engine: SqlRunner, day: date) -> bool:
     """Whether any message is stored for the UTC `day`: zeros for a day never captured would mislead."""
     found = engine.arrow(
         "SELECT count(*) AS n FROM dns_messages"
@@ -62,6 +60,11 @@ def rssac002(
     Example: `dnsvigil traffic rssac002 --service a.root-servers.net --server-addr 198.41.0.4
     --server-addr 2001:503:ba3e::2:30 --date 2025-01-01 --out rssac002/`
     """
+    # Imported here: DuckDB takes a while to load, and other commands do not need it.
+    from dnsvigil.store.engine import DuckDBEngine
+    from dnsvigil.traffic.rssac002 import compute_traffic_metrics
+    from dnsvigil.traffic.rssac002_yaml import write_documents
+
     options = common(context, home=home, quiet=quiet or as_json)
     days = parse_day(day)
     engine = DuckDBEngine(Warehouse.open(options.home_path))
