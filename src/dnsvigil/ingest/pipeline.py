@@ -281,16 +281,11 @@ def ingest_files(
     summary = IngestSummary(files=tuple(summaries), seconds=time.perf_counter() - started)
     if summaries and all(file.status in ("failed", "no-dns") for file in summaries):
         details = "; ".join(file.error or f"{file.path}: no DNS message" for file in summaries[:3])
+        no_dns = any(file.status == "no-dns" for file in summaries)
         raise NothingReadError(
             f"nothing could be read from {len(summaries)} file(s): {details}",
-            hint=f"dnsvigil ingest {kind} reads {_FORMATS[kind]}",
+            hint="if DNS runs on other ports there, name them with --ports" if no_dns else "",
         )
     if not summaries:
         raise NothingReadError("no input files found", hint="name capture files or directories holding them")
     return summary
-
-
-_FORMATS: dict[str, str] = {
-    "pcap": "pcap and pcapng files, optionally compressed with gzip, xz or zstd",
-    "dnstap": "dnstap Frame Streams files, optionally compressed with gzip, xz or zstd",
-}
