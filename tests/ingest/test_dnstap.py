@@ -22,6 +22,7 @@ from dnsvigil.ingest.dnstap import (
 from dnsvigil.ingest.dnstap_stream import DnstapStreamDecoder, read_dnstap
 from dnsvigil.ingest.frame_streams import ControlFrame, ControlType, split_frames
 from dnsvigil.ingest.protobuf_wire import read_key, read_varint, skip_field
+from dnsvigil.ingest.reasons import Reason
 from tests.ingest import dnstap_builder as b
 from tests.ingest.dnstap_rows import (
     CLIENT6,
@@ -178,7 +179,7 @@ def test_missing_fields_have_defaults(tmp_path: Path) -> None:
     assert [r.ts_ns for r in rows] == [ns(T0), ns(T0), ns(T0), 0]
 
 
-def test_frames_without_dns_message_make_no_row_and_no_count(tmp_path: Path) -> None:
+def test_frames_without_dns_message_make_no_row_and_are_counted_as_skipped(tmp_path: Path) -> None:
     bare = b.TapMessage(query_message=None).encode()
     other_type = query(dnstap_type=2).encode()
     no_message = b.bytes_field(1, b"id") + b.varint_field(15, 1)
@@ -187,7 +188,8 @@ def test_frames_without_dns_message_make_no_row_and_no_count(tmp_path: Path) -> 
         b.write_dnstap(tmp_path / "n.dnstap", [bare, other_type, no_message, good])
     )
     assert [b.question_name(row.message) for row in rows] == ["kept.example"]
-    assert counts == {}
+    assert counts == {"dnstap_no_dns_message": 3}
+    assert not Reason.DNSTAP_NO_DNS_MESSAGE.is_malformed
     assert sum(batch.records for batch in batches) == 4
 
 
@@ -343,7 +345,8 @@ def test_mutated_streams_never_crash(data: st.DataObject) -> None:
     except UnsupportedFormatError:
         return
     check_rows(rows)
-    assert len(rows) <= 9 + 2 * 8 and set(counts) <= {"dnstap_bad_frame", "dnstap_bad_message"}
+    assert len(rows) <= 9 + 2 * 8
+    assert set(counts) <= {"dnstap_bad_frame", "dnstap_bad_message", "dnstap_no_dns_message"}
 
 
 @settings(max_examples=300, deadline=None)

@@ -20,7 +20,8 @@ HTTP/2 or with no http_protocol.
 
 A frame that is not a decodable `Dnstap` (cut-off field, wrong wire type for a known field, address of the
 wrong length, port above 65535, time past year 2262) counts as `Reason.DNSTAP_BAD_MESSAGE`; a frame that is a
-valid `Dnstap` without a DNS message (or of a type other than MESSAGE) yields no row and no count.
+valid `Dnstap` without a DNS message (or of a type other than MESSAGE) yields no row and counts as
+`Reason.DNSTAP_NO_DNS_MESSAGE`, a skip rather than damage.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ _TRANSPORT_BY_PROTOCOL = np.array(
 # Seconds past which seconds * 1e9 + a fixed32 of nanoseconds no longer fits an int64.
 _MAX_SECONDS = 9_223_372_035
 _BAD_MESSAGE = int(Reason.DNSTAP_BAD_MESSAGE)
+_NO_DNS_MESSAGE = int(Reason.DNSTAP_NO_DNS_MESSAGE)
 
 # Slots of the per-frame state array: positions and values read from one Dnstap; -1 when absent.
 _S_TYPE = 0
@@ -253,11 +255,12 @@ def _decode_kernel(
         if not _parse_dnstap(buffer, start, start + frame_length[frame], state):
             counts[_BAD_MESSAGE] += 1
             continue
-        if state[_S_HAS_MESSAGE] < 0 or (
-            state[_S_DNSTAP_TYPE] >= 0 and state[_S_DNSTAP_TYPE] != DNSTAP_TYPE_MESSAGE
+        if (
+            state[_S_HAS_MESSAGE] < 0
+            or (state[_S_DNSTAP_TYPE] >= 0 and state[_S_DNSTAP_TYPE] != DNSTAP_TYPE_MESSAGE)
+            or (state[_S_QUERY_MESSAGE] < 0 and state[_S_RESPONSE_MESSAGE] < 0)
         ):
-            continue
-        if state[_S_QUERY_MESSAGE] < 0 and state[_S_RESPONSE_MESSAGE] < 0:
+            counts[_NO_DNS_MESSAGE] += 1
             continue
         query_address_length = max(state[_S_QUERY_ADDRESS + 1] - state[_S_QUERY_ADDRESS], 0)
         response_address_length = max(state[_S_RESPONSE_ADDRESS + 1] - state[_S_RESPONSE_ADDRESS], 0)

@@ -41,6 +41,8 @@ class Reason(enum.IntEnum):
     DNS_TRAILING_BYTES = 20
     DNSTAP_BAD_FRAME = 21
     DNSTAP_BAD_MESSAGE = 22
+    # Skipped too (numbered last so that the numbers above, compiled into kernels, stay as they were).
+    DNSTAP_NO_DNS_MESSAGE = 23  # a valid dnstap frame that carries no DNS message (or is not a MESSAGE)
 
     @property
     def label(self) -> str:
@@ -50,7 +52,7 @@ class Reason(enum.IntEnum):
     @property
     def is_malformed(self) -> bool:
         """True when the input was damaged, false when the record just was not DNS."""
-        return self.value >= Reason.TRUNCATED_RECORD
+        return self.value >= Reason.TRUNCATED_RECORD and self is not Reason.DNSTAP_NO_DNS_MESSAGE
 
 
 REASON_COUNT = len(Reason)
