@@ -62,8 +62,9 @@ def test_demo_finds_the_infected_clients_it_can_recognise_and_no_others(
         assert evidence["family"] == infected[address].family
         assert set(evidence["examples"]) <= set(infected[address].names)
         assert evidence["dga_domains"] <= len(infected[address].names)
-    controllers = {name for address in found for name in infected[address].controllers}
-    assert controllers <= set(demo["dga_domains"])
+    controllers = {name for client in truth.infected_clients for name in client.controllers}
+    assert demo["controllers"] and set(demo["controllers"]) <= controllers
+    assert set(demo["controllers"]) <= set(demo["dga_domains"])
     html = Path(demo["report"]).read_text(encoding="utf-8")
     assert all(address in html for address in found)
 

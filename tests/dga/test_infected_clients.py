@@ -16,6 +16,7 @@ from dnsvigil.dga.infected_clients import (
     NameVerdicts,
     detect_dga_activity,
 )
+from dnsvigil.findings import Severity
 from tests.traffic.message_table import TableRunner, at, message_table, query, response
 
 BOT = "192.0.2.66"
@@ -64,6 +65,7 @@ def test_bot_is_flagged_and_its_live_controller_found() -> None:
     assert infected[0].last_seen > infected[0].first_seen
     assert [finding.subject for finding in live] == ["qx000abc.com"]
     assert live[0].evidence["client_examples"] == [BOT]
+    assert live[0].evidence["infected_clients"] == [BOT] and live[0].severity is Severity.HIGH
     json.dumps(dict(evidence))  # evidence is plain JSON
 
 
@@ -72,7 +74,14 @@ def test_thresholds_are_respected() -> None:
     # Mostly resolving names are not the NXDOMAIN pattern of a searching bot.
     resolving = detect_dga_activity(traffic(12, live=9), marker_scorer, DetectorSettings(min_dga_names=8))
     assert not [finding for finding in resolving if finding.code == INFECTED_CLIENT.code]
-    assert len([finding for finding in resolving if finding.code == DGA_DOMAIN.code]) == 9
+    live = [finding for finding in resolving if finding.code == DGA_DOMAIN.code]
+    assert len(live) == 9
+    # Asked for by no infected client: maybe a benign name that looks generated, so low severity.
+    assert all(
+        finding.severity is Severity.LOW and not finding.evidence["infected_clients"] for finding in live
+    )
+    flagged = detect_dga_activity(traffic(12, live=1), marker_scorer, DetectorSettings(min_dga_names=8))
+    assert max(f.confidence for f in live) < max(f.confidence for f in flagged if f.code == DGA_DOMAIN.code)
 
 
 def test_day_window_and_empty_input() -> None:

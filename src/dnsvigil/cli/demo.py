@@ -47,7 +47,8 @@ def demo(
     with step_progress(options) as on_step:
         run = run_demo(seed, out, load_model(), settings, on_step=on_step)
     infected = [finding for finding in run.dga.findings if finding.code == "DGA.INFECTED_CLIENT"]
-    controllers = [finding for finding in run.dga.findings if finding.code == "DGA.DOMAIN"]
+    live = [finding for finding in run.dga.findings if finding.code == "DGA.DOMAIN"]
+    controllers = [finding for finding in live if finding.evidence["infected_clients"]]
     result = {
         "report": str(run.report),
         "warehouse": str(run.warehouse),
@@ -55,7 +56,8 @@ def demo(
         "captures": [str(path) for path in run.captures],
         "messages": run.ingest.messages,
         "infected_clients": [finding.subject for finding in infected],
-        "dga_domains": [finding.subject for finding in controllers],
+        "dga_domains": [finding.subject for finding in live],
+        "controllers": [finding.subject for finding in controllers],
         "seconds": round(time.perf_counter() - started, 2),
     }
     if as_json:
@@ -71,7 +73,8 @@ def demo(
         f"demo done in {result['seconds']} s: {run.ingest.messages:,} DNS messages ingested\n"
         f"  report:    {run.report}  (open it in a browser; it needs no network)\n"
         f"  RSSAC002:  {out / 'rssac002'} ({len(run.rssac002)} files)\n"
-        f"  DGA:       {len(infected)} infected client(s), {len(controllers)} live DGA domain(s){found}\n"
+        f"  DGA:       {len(infected)} infected client(s); {len(live)} DGA-looking domain(s) resolve, "
+        f"{len(controllers)} of them asked for by infected clients (likely controllers){found}\n"
         f"  warehouse: {run.warehouse}\n"
         f"  explore:   dnsvigil query --home {run.warehouse} "
         '"SELECT code, subject, evidence FROM findings"',

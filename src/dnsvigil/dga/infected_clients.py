@@ -130,7 +130,8 @@ def detect_dga_activity(
         for client, tally in sorted(clients.items())
         if (finding := _infected_client(client, tally, settings)) is not None
     ]
-    findings.extend(_live_domains(rows, flagged, settings))
+    infected = {finding.subject for finding in findings}
+    findings.extend(_live_domains(rows, flagged, infected, settings))
     return findings
 
 
@@ -198,8 +199,13 @@ def _infected_client(client: str, tally: _ClientTally, settings: DetectorSetting
 
 
 def _live_domains(
-    rows: list[dict[str, Any]], flagged: dict[str, tuple[str, float, str]], settings: DetectorSettings
+    rows: list[dict[str, Any]],
+    flagged: dict[str, tuple[str, float, str]],
+    infected: set[str],
+    settings: DetectorSettings,
 ) -> list[Finding]:
+    """A DGA-scored domain that resolves; asked for by an infected client, it is most likely a live
+    controller (high severity), otherwise maybe a benign name that merely looks generated (low)."""
     resolved: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         registrable = flagged[row["qname"]][0]
@@ -212,13 +218,14 @@ def _live_domains(
         scores = {flagged[row["qname"]][1] for row in domain_rows}
         families = Counter(flagged[row["qname"]][2] for row in domain_rows)
         askers = sorted({row["client"] for row in domain_rows})
+        infected_askers = sorted(infected.intersection(askers))
         findings.append(
             Finding(
                 code=DGA_DOMAIN.code,
                 subject_type=SubjectType.DOMAIN,
                 subject=registrable,
-                severity=Severity.HIGH,
-                confidence=round(max(scores), 4),
+                severity=Severity.HIGH if infected_askers else Severity.LOW,
+                confidence=round(max(scores) * (1.0 if infected_askers else 0.5), 4),
                 first_seen=min(row["first_seen"] for row in answered),
                 last_seen=max(row["last_seen"] for row in answered),
                 detector=DETECTOR,
@@ -227,6 +234,7 @@ def _live_domains(
                     "query_names": sorted({row["qname"] for row in domain_rows})[: settings.examples],
                     "answers": sum(row["answered"] for row in domain_rows),
                     "clients": len(askers),
+                    "infected_clients": infected_askers[: settings.examples],
                     "client_examples": askers[: settings.examples],
                 },
             )
