@@ -130,3 +130,11 @@ def test_hashed_ngrams_count_and_scoring_agree(orders: tuple[int, int]) -> None:
             weights[buckets[pointers[row] : pointers[row + 1]]].astype(np.float64).sum(axis=0) + bias
         )
         np.testing.assert_allclose(scores[row], expected_score, rtol=1e-6)
+
+
+def test_selected_labels_equal_the_labels_encoded_alone() -> None:
+    labels = ["google", "", "x1-z", "abc"]
+    selected = encode_labels(labels).select(np.array([3, 1, 0, 3], dtype=np.int64))
+    expected = encode_labels(["abc", "", "google", "abc"])
+    assert selected.codes.tolist() == expected.codes.tolist()
+    assert selected.offsets.tolist() == expected.offsets.tolist()

@@ -39,6 +39,14 @@ class EncodedLabels:
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
+    def select(self, rows: npt.NDArray[np.int64]) -> EncodedLabels:
+        """The labels at `rows`, in that order, without decoding and encoding them again."""
+        starts, lengths = self.offsets[rows], np.diff(self.offsets)[rows]
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        positions = np.arange(offsets[-1], dtype=np.int64) + np.repeat(starts - offsets[:-1], lengths)
+        return EncodedLabels(self.codes[positions], offsets)
+
 
 def encode_labels(labels: Sequence[str]) -> EncodedLabels:
     """Encode a batch of labels; characters outside the DNS letter-digit-hyphen set become `OTHER`."""

@@ -151,13 +151,13 @@ class DgaModel:
         is_dga = score > self.info.threshold
         family = [""] * len(labels)
         confidence = np.zeros(len(labels), dtype=np.float64)
-        flagged = np.flatnonzero(is_dga).tolist()
-        if flagged:
-            flagged_labels = encode_labels([labels[index] for index in flagged])
+        flagged = np.flatnonzero(is_dga)
+        if len(flagged):
+            rows = flagged.tolist()
             names, probabilities = self.families.attribute(
-                flagged_labels, [suffixes[index] for index in flagged], features[flagged, :-1]
+                encoded.select(flagged), [suffixes[index] for index in rows], features[flagged, :-1]
             )
-            for index, name in zip(flagged, names, strict=True):
+            for index, name in zip(rows, names, strict=True):
                 family[index] = name
             confidence[flagged] = probabilities
         return LabelVerdicts(score, is_dga, family, confidence)
