@@ -61,6 +61,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Share of an infected client's answered DGA-scored queries that must be NXDOMAIN (0..1).",
     ),
     Setting(
+        "dga_min_family_share",
+        "0.8",
+        "DNSVIGIL_DGA_MIN_FAMILY_SHARE",
+        "Share of a client's NXDOMAIN domains one DGA family must explain to call it infected by family.",
+    ),
+    Setting(
         "dga_model",
         "",
         "DNSVIGIL_DGA_MODEL",

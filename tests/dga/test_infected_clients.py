@@ -24,11 +24,15 @@ USER = "192.0.2.10"
 
 
 def marker_scorer(names: Sequence[str]) -> NameVerdicts:
-    """Scores names whose first label starts with 'qx' as DGA of family 'fam', with the label's length."""
+    """Scores names starting with 'qx' as DGA of family 'fam'; names starting with 'wd' look ordinary
+    (score 0.1) but like family 'words'; every other name is ordinary, of no known family."""
     registrable = [".".join(name.rstrip(".").split(".")[-2:]) for name in names]
     is_dga = np.array([name.startswith("qx") for name in names])
     score = np.where(is_dga, 0.9, 0.1)
-    return NameVerdicts(registrable, score, is_dga, ["fam" if flag else "" for flag in is_dga])
+    family = [
+        "fam" if name.startswith("qx") else "words" if name.startswith("wd") else "unknown" for name in names
+    ]
+    return NameVerdicts(registrable, score, is_dga, family)
 
 
 def exchange(
@@ -98,3 +102,20 @@ def test_resolver_addresses_limit_the_clients() -> None:
     assert detect_dga_activity(runner, marker_scorer, DetectorSettings(), resolver_addrs=other) == []
     ours = detect_dga_activity(runner, marker_scorer, DetectorSettings(), resolver_addrs=["198.51.100.53"])
     assert [finding.subject for finding in ours if finding.code == INFECTED_CLIENT.code] == [BOT]
+
+
+def test_a_client_whose_misses_one_family_explains_is_flagged_by_family() -> None:
+    rows = []
+    for index in range(10):  # a wordlist bot: nothing DGA-scored, every miss like family "words"
+        rows += exchange("192.0.2.70", f"wd{index}word.net", 60 * index, rcode=3)
+    for index in range(10):  # a user: as many misses, but only half of them like "words"
+        rows += exchange(USER, f"{'wd' if index % 2 else 'ty'}{index}po.net", 60 * index, rcode=3)
+    runner = TableRunner(message_table(rows))
+    findings = detect_dga_activity(runner, marker_scorer, DetectorSettings(min_dga_names=8))
+    assert [finding.subject for finding in findings] == ["192.0.2.70"]
+    evidence = findings[0].evidence
+    assert evidence["basis"] == "family" and evidence["family"] == "words" and evidence["dga_domains"] == 10
+    assert findings[0].confidence <= 0.8
+    lenient = DetectorSettings(min_dga_names=5, min_family_share=0.5)
+    subjects = {finding.subject for finding in detect_dga_activity(runner, marker_scorer, lenient)}
+    assert subjects == {"192.0.2.70", USER}

@@ -43,6 +43,7 @@ def demo(
     settings = DetectorSettings(
         min_dga_names=read_int("dga_min_names", minimum=1),
         min_nxdomain_share=read_share("dga_min_nxdomain_share"),
+        min_family_share=read_share("dga_min_family_share"),
     )
     with step_progress(options) as on_step:
         run = run_demo(seed, out, load_model(), settings, on_step=on_step)

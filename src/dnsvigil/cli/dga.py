@@ -268,8 +268,9 @@ def detect(
     """Find DGA-infected clients and live DGA domains in the stored traffic; store them as findings.
 
     A client asking for at least --min-names distinct DGA-scored domains, mostly answered NXDOMAIN,
-    becomes a DGA.INFECTED_CLIENT finding (family vote, example names, counts, time window); a DGA-scored
-    domain that resolves becomes a DGA.DOMAIN finding, a candidate controller. Running it again on the
+    becomes a DGA.INFECTED_CLIENT finding (family vote, example names, counts, time window); so does a
+    client whose NXDOMAIN domains one DGA family mostly explains (wordlist DGAs, whose names pass one by
+    one). A DGA-scored domain that resolves becomes a DGA.DOMAIN finding, a candidate controller. Running it again on the
     same data stores nothing new. See them with `dnsvigil query "SELECT * FROM findings"`.
 
     Example: `dnsvigil dga detect --resolver-addr 192.0.2.53 --date 2026-11-02`
@@ -282,6 +283,7 @@ def detect(
     settings = DetectorSettings(
         min_dga_names=read_int("dga_min_names", min_names, minimum=1),
         min_nxdomain_share=read_share("dga_min_nxdomain_share", min_nxdomain_share),
+        min_family_share=read_share("dga_min_family_share"),
     )
     days = parse_day(day)
     model = _model(model_path)

@@ -34,7 +34,7 @@ def model_scorer(model: DgaModel) -> Scorer:
     """The detector's view of `model`: registrable domain, score, verdict and family of each name."""
 
     def score(names: Sequence[str]) -> NameVerdicts:
-        scored = model.score_names(names)
+        scored = model.score_names(names, attribute_all=True)
         registrable = ["" if isinstance(part, Rejection) else part.registrable for part in scored.parts]
         return NameVerdicts(registrable, np.nan_to_num(scored.score), scored.is_dga, scored.family)
 
@@ -63,5 +63,6 @@ def detect_and_store(
     run = (
         f"dga.traffic threshold={model.info.threshold:.6g} seed={model.info.seed}"
         f" min_dga_names={settings.min_dga_names} min_nxdomain_share={settings.min_nxdomain_share}"
+        f" min_family_share={settings.min_family_share}"
     )
     return DetectionRun(tuple(findings), store_findings(warehouse, findings, run=run))

@@ -23,6 +23,7 @@ from dnsvigil.store.sql import SqlRunner
 
 DETECTOR = "dga.traffic"
 RCODE_NXDOMAIN = 3
+UNKNOWN_FAMILY = "unknown"
 
 INFECTED_CLIENT = register_code(
     FindingCode(
@@ -49,7 +50,8 @@ class NameVerdicts:
     """The DGA model's verdict on each of a list of query names, in order.
 
     `registrable` is the name's registrable domain, empty when it has none (reverse DNS, service labels,
-    invalid names); `family` is empty when the name is not scored as DGA.
+    invalid names); `family` is the most likely DGA family of every name that has one, DGA-scored or
+    not: `unknown` (or empty) when no family fits.
     """
 
     registrable: Sequence[str]
@@ -63,10 +65,20 @@ Scorer = Callable[[Sequence[str]], NameVerdicts]
 
 @dataclass(frozen=True, slots=True)
 class DetectorSettings:
-    """Thresholds of the traffic detector (defaults in `dnsvigil.config`)."""
+    """Thresholds of the traffic detector (defaults in `dnsvigil.config`).
+
+    Attributes:
+        min_dga_names: distinct DGA-scored domains (or, for the family rule, unresolved domains of one
+            family) a client must ask for to be called infected.
+        min_nxdomain_share: share of those queries that must have been answered NXDOMAIN.
+        min_family_share: share of a client's unresolved domains that one family must explain for the
+            family rule (names none of which is conclusive alone, as wordlist DGAs make).
+        examples: example names kept in a finding's evidence.
+    """
 
     min_dga_names: int = 8
     min_nxdomain_share: float = 0.5
+    min_family_share: float = 0.8
     examples: int = 10
 
 
@@ -112,9 +124,36 @@ def detect_dga_activity(
         for index, name in enumerate(names)
         if verdicts.is_dga[index] and verdicts.registrable[index]
     }
-    if not flagged:
-        return []
-    rows = runner.arrow(
+    rows = _rows_of(runner, flagged, window, params) if flagged else []
+    findings = _by_scores(rows, flagged, settings)
+    scored_clients = {finding.subject for finding in findings}
+    findings.extend(
+        finding
+        for finding in _by_family(runner, names, verdicts, settings, window, params)
+        if finding.subject not in scored_clients
+    )
+    findings.sort(key=lambda finding: finding.subject)
+    findings.extend(_live_domains(rows, flagged, {finding.subject for finding in findings}, settings))
+    return findings
+
+
+def _by_scores(
+    rows: list[dict[str, Any]], flagged: dict[str, tuple[str, float, str]], settings: DetectorSettings
+) -> list[Finding]:
+    """Clients asking for many DGA-scored domains, mostly unresolved."""
+    clients = _tally_clients(rows, flagged)
+    return [
+        finding
+        for client, tally in sorted(clients.items())
+        if (finding := _infected_client(client, tally, settings, basis="dga-scores")) is not None
+    ]
+
+
+def _rows_of(
+    runner: SqlRunner, flagged: dict[str, tuple[str, float, str]], window: str, params: list[object]
+) -> list[dict[str, Any]]:
+    """Per client and flagged name: queries, NXDOMAIN and answered responses, first and last time."""
+    rows: list[dict[str, Any]] = runner.arrow(
         "SELECT CASE WHEN qr THEN dst_addr ELSE src_addr END AS client, qname,"
         " count(*) FILTER (WHERE NOT qr) AS queries,"
         f" count(*) FILTER (WHERE qr AND rcode = {RCODE_NXDOMAIN}) AS nxdomain,"
@@ -124,14 +163,53 @@ def detect_dga_activity(
         f"{window} GROUP BY ALL ORDER BY ALL",
         [sorted(flagged), *params],
     ).to_pylist()
-    clients = _tally_clients(rows, flagged)
-    findings = [
-        finding
-        for client, tally in sorted(clients.items())
-        if (finding := _infected_client(client, tally, settings)) is not None
-    ]
-    infected = {finding.subject for finding in findings}
-    findings.extend(_live_domains(rows, flagged, infected, settings))
+    return rows
+
+
+def _by_family(
+    runner: SqlRunner,
+    names: Sequence[str],
+    verdicts: NameVerdicts,
+    settings: DetectorSettings,
+    window: str,
+    params: list[object],
+) -> list[Finding]:
+    """Clients whose unresolved domains one DGA family explains, though no name may be DGA-scored.
+
+    Wordlist DGAs make names that pass one by one for ordinary ones; many unresolved names that all look
+    like one family's are the tell. Only names whose family is known count, and the family must explain
+    `min_family_share` of all the client's unresolved domains, so a user's few typos do not add up.
+    """
+    known = {
+        name: (verdicts.registrable[index], float(verdicts.score[index]), verdicts.family[index])
+        for index, name in enumerate(names)
+        if verdicts.registrable[index] and verdicts.family[index] not in ("", UNKNOWN_FAMILY)
+    }
+    unresolved = runner.arrow(
+        "SELECT CASE WHEN qr THEN dst_addr ELSE src_addr END AS client, list(DISTINCT qname) AS qnames"
+        f" FROM dns_messages WHERE qr AND rcode = {RCODE_NXDOMAIN} AND NOT malformed{window}"
+        " GROUP BY ALL ORDER BY ALL",
+        params,
+    ).to_pylist()
+    registrable = dict(zip(names, verdicts.registrable, strict=True))
+    findings = []
+    for row in unresolved:
+        domains = {registrable.get(qname, "") for qname in row["qnames"]} - {""}
+        votes = Counter(known[qname][2] for qname in row["qnames"] if qname in known)
+        if len(domains) < settings.min_dga_names or not votes:
+            continue
+        family, _ = votes.most_common(1)[0]
+        members = {
+            qname: known[qname] for qname in row["qnames"] if qname in known and known[qname][2] == family
+        }
+        family_domains = {value[0] for value in members.values()}
+        if len(family_domains) / len(domains) < settings.min_family_share:
+            continue
+        tally = _tally_clients(_rows_of(runner, members, window, params), members).get(row["client"])
+        if tally is not None and (
+            finding := _infected_client(row["client"], tally, settings, basis="family")
+        ):
+            findings.append(finding)
     return findings
 
 
@@ -169,7 +247,9 @@ def _tally_clients(
     return clients
 
 
-def _infected_client(client: str, tally: _ClientTally, settings: DetectorSettings) -> Finding | None:
+def _infected_client(
+    client: str, tally: _ClientTally, settings: DetectorSettings, *, basis: str
+) -> Finding | None:
     nxdomain_share = tally.nxdomain / tally.answered if tally.answered else 1.0
     if len(tally.domains) < settings.min_dga_names or nxdomain_share < settings.min_nxdomain_share:
         return None
@@ -180,11 +260,12 @@ def _infected_client(client: str, tally: _ClientTally, settings: DetectorSetting
         subject_type=SubjectType.CLIENT,
         subject=client,
         severity=Severity.HIGH,
-        confidence=round(float(np.mean(tally.scores)) * min(1.0, 0.5 + nxdomain_share / 2), 4),
+        confidence=round(_belief(tally, basis) * min(1.0, 0.5 + nxdomain_share / 2), 4),
         first_seen=tally.first_seen,
         last_seen=tally.last_seen,
         detector=DETECTOR,
         evidence={
+            "basis": basis,
             "dga_domains": len(tally.domains),
             "queries": sum(tally.domains.values()),
             "nxdomain_share": round(nxdomain_share, 4),
@@ -196,6 +277,16 @@ def _infected_client(client: str, tally: _ClientTally, settings: DetectorSetting
             ],
         },
     )
+
+
+def _belief(tally: _ClientTally, basis: str) -> float:
+    """How sure the model is of the names: their mean score, or for the family rule (names that look
+    ordinary one by one) half of it plus half of the family's share, capped below the score rule."""
+    mean_score = float(np.mean(tally.scores))
+    if basis == "dga-scores":
+        return mean_score
+    votes = tally.families.most_common(1)[0][1]
+    return min(0.8, 0.5 * mean_score + 0.5 * votes / len(tally.domains))
 
 
 def _live_domains(

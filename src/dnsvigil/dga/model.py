@@ -56,7 +56,8 @@ class ModelInfo:
 
 @dataclass(frozen=True, slots=True)
 class LabelVerdicts:
-    """Verdicts on a batch of labels, in order; `family` is empty where `is_dga` is false."""
+    """Verdicts on a batch of labels, in order; `family` is empty where `is_dga` is false (unless every
+    label was attributed)."""
 
     score: npt.NDArray[np.float64]
     is_dga: npt.NDArray[np.bool_]
@@ -143,15 +144,21 @@ class DgaModel:
     families: FamilyModel
     info: ModelInfo
 
-    def score_labels(self, labels: Sequence[str], suffixes: Sequence[str]) -> LabelVerdicts:
-        """Verdicts on registrable labels with their public suffixes (the suffix only informs the family)."""
+    def score_labels(
+        self, labels: Sequence[str], suffixes: Sequence[str], *, attribute_all: bool = False
+    ) -> LabelVerdicts:
+        """Verdicts on registrable labels with their public suffixes (the suffix only informs the family).
+
+        With `attribute_all`, every label gets its most likely family, DGA-scored or not: a client whose
+        many unresolved names one family explains is suspect even where no single name is conclusive.
+        """
         encoded = encode_labels(labels)
         features = self.detector.features(encoded)
         score = sigmoid(self.detector.trees.raw_scores(features))
         is_dga = score > self.info.threshold
         family = [""] * len(labels)
         confidence = np.zeros(len(labels), dtype=np.float64)
-        flagged = np.flatnonzero(is_dga)
+        flagged = np.arange(len(labels)) if attribute_all else np.flatnonzero(is_dga)
         if len(flagged):
             rows = flagged.tolist()
             names, probabilities = self.families.attribute(
@@ -162,12 +169,17 @@ class DgaModel:
             confidence[flagged] = probabilities
         return LabelVerdicts(score, is_dga, family, confidence)
 
-    def score_names(self, texts: Sequence[str]) -> ScoredNames:
-        """Verdicts on domain names given as text, in order; bad or excluded names come back rejected."""
+    def score_names(self, texts: Sequence[str], *, attribute_all: bool = False) -> ScoredNames:
+        """Verdicts on domain names given as text, in order; bad or excluded names come back rejected.
+
+        `attribute_all` names a family for every scored name, not only DGA-scored ones (`score_labels`).
+        """
         parts = parse_names(texts)
         valid = [index for index, part in enumerate(parts) if isinstance(part, NameParts)]
         kept = [part for part in parts if isinstance(part, NameParts)]
-        verdicts = self.score_labels([part.label for part in kept], [part.suffix for part in kept])
+        verdicts = self.score_labels(
+            [part.label for part in kept], [part.suffix for part in kept], attribute_all=attribute_all
+        )
         score = np.full(len(parts), np.nan)
         score[valid] = verdicts.score
         is_dga = np.zeros(len(parts), dtype=np.bool_)
