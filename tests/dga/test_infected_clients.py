@@ -119,3 +119,14 @@ def test_a_client_whose_misses_one_family_explains_is_flagged_by_family() -> Non
     lenient = DetectorSettings(min_dga_names=5, min_family_share=0.5)
     subjects = {finding.subject for finding in detect_dga_activity(runner, marker_scorer, lenient)}
     assert subjects == {"192.0.2.70", USER}
+
+
+def test_a_client_missing_names_that_share_one_stem_is_flagged() -> None:
+    rows = []
+    for index in range(10):  # a permutation bot: a seed name's start varied, the rest kept
+        rows += exchange("192.0.2.71", f"{index:02d}zz{'earnestnessbio'}.com", 60 * index, rcode=3)
+    for index in range(10):  # a user missing as many long names that share no ending
+        rows += exchange(USER, f"longtypo{index}name{'x' * index}.com", 60 * index, rcode=3)
+    findings = detect_dga_activity(TableRunner(message_table(rows)), marker_scorer, DetectorSettings())
+    assert [finding.subject for finding in findings] == ["192.0.2.71"]
+    assert findings[0].evidence["basis"] == "shared-stem" and findings[0].evidence["dga_domains"] == 10

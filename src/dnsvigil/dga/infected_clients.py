@@ -24,6 +24,8 @@ from dnsvigil.store.sql import SqlRunner
 DETECTOR = "dga.traffic"
 RCODE_NXDOMAIN = 3
 UNKNOWN_FAMILY = "unknown"
+STEM_LENGTH = 8  # characters a group of permuted names must share at the end of their labels
+MIN_STEMMED_LABEL = 12  # shorter labels share endings by chance too often
 
 INFECTED_CLIENT = register_code(
     FindingCode(
@@ -129,7 +131,7 @@ def detect_dga_activity(
     scored_clients = {finding.subject for finding in findings}
     findings.extend(
         finding
-        for finding in _by_family(runner, names, verdicts, settings, window, params)
+        for finding in _by_groups(runner, names, verdicts, settings, window, params)
         if finding.subject not in scored_clients
     )
     findings.sort(key=lambda finding: finding.subject)
@@ -166,7 +168,7 @@ def _rows_of(
     return rows
 
 
-def _by_family(
+def _by_groups(
     runner: SqlRunner,
     names: Sequence[str],
     verdicts: NameVerdicts,
@@ -174,16 +176,18 @@ def _by_family(
     window: str,
     params: list[object],
 ) -> list[Finding]:
-    """Clients whose unresolved domains one DGA family explains, though no name may be DGA-scored.
+    """Clients whose unresolved domains mostly form one group, though no name need be DGA-scored.
 
-    Wordlist DGAs make names that pass one by one for ordinary ones; many unresolved names that all look
-    like one family's are the tell. Only names whose family is known count, and the family must explain
-    `min_family_share` of all the client's unresolved domains, so a user's few typos do not add up.
+    Wordlist and permutation DGAs make names that pass one by one for ordinary ones; what gives them
+    away is a client missing many names that are all alike: alike to one family's names as the model
+    knows them (basis `family`), or sharing one stem under one suffix, as names made by varying the start
+    of a seed name do (basis `shared-stem`). A group must hold `min_family_share` of all the client's
+    unresolved domains, so a user's typos, which are alike to nothing in particular, do not add up.
     """
-    known = {
+    entries = {
         name: (verdicts.registrable[index], float(verdicts.score[index]), verdicts.family[index])
         for index, name in enumerate(names)
-        if verdicts.registrable[index] and verdicts.family[index] not in ("", UNKNOWN_FAMILY)
+        if verdicts.registrable[index]
     }
     unresolved = runner.arrow(
         "SELECT CASE WHEN qr THEN dst_addr ELSE src_addr END AS client, list(DISTINCT qname) AS qnames"
@@ -191,26 +195,38 @@ def _by_family(
         " GROUP BY ALL ORDER BY ALL",
         params,
     ).to_pylist()
-    registrable = dict(zip(names, verdicts.registrable, strict=True))
     findings = []
     for row in unresolved:
-        domains = {registrable.get(qname, "") for qname in row["qnames"]} - {""}
-        votes = Counter(known[qname][2] for qname in row["qnames"] if qname in known)
-        if len(domains) < settings.min_dga_names or not votes:
+        qnames = [qname for qname in row["qnames"] if qname in entries]
+        domains = {entries[qname][0] for qname in qnames}
+        if len(domains) < settings.min_dga_names:
             continue
-        family, _ = votes.most_common(1)[0]
-        members = {
-            qname: known[qname] for qname in row["qnames"] if qname in known and known[qname][2] == family
-        }
-        family_domains = {value[0] for value in members.values()}
-        if len(family_domains) / len(domains) < settings.min_family_share:
-            continue
-        tally = _tally_clients(_rows_of(runner, members, window, params), members).get(row["client"])
-        if tally is not None and (
-            finding := _infected_client(row["client"], tally, settings, basis="family")
-        ):
-            findings.append(finding)
+        for basis, key in (("family", _family_key), ("shared-stem", _stem_key)):
+            groups: dict[str, dict[str, tuple[str, float, str]]] = defaultdict(dict)
+            for qname in qnames:
+                if group := key(entries[qname]):
+                    groups[group][qname] = entries[qname]
+            if not groups:
+                continue
+            members = max(groups.values(), key=lambda group: len({entry[0] for entry in group.values()}))
+            if len({entry[0] for entry in members.values()}) < settings.min_family_share * len(domains):
+                continue
+            tally = _tally_clients(_rows_of(runner, members, window, params), members).get(row["client"])
+            if tally and (finding := _infected_client(row["client"], tally, settings, basis=basis)):
+                findings.append(finding)
+                break
     return findings
+
+
+def _family_key(entry: tuple[str, float, str]) -> str:
+    """The name's family when the model knows one."""
+    return "" if entry[2] in ("", UNKNOWN_FAMILY) else entry[2]
+
+
+def _stem_key(entry: tuple[str, float, str]) -> str:
+    """The end of a long registrable label, with its suffix: what names varied at their start share."""
+    label, _, suffix = entry[0].partition(".")
+    return f"{label[-STEM_LENGTH:]}.{suffix}" if len(label) >= MIN_STEMMED_LABEL else ""
 
 
 def _window(days: Sequence[date] | None, resolver_addrs: Sequence[str] | None) -> tuple[str, list[object]]:
@@ -280,13 +296,12 @@ def _infected_client(
 
 
 def _belief(tally: _ClientTally, basis: str) -> float:
-    """How sure the model is of the names: their mean score, or for the family rule (names that look
-    ordinary one by one) half of it plus half of the family's share, capped below the score rule."""
+    """How sure the detector is: the names' mean score, or for a group rule (names that look ordinary
+    one by one) halfway between that and certainty, capped below what the score rule reaches."""
     mean_score = float(np.mean(tally.scores))
     if basis == "dga-scores":
         return mean_score
-    votes = tally.families.most_common(1)[0][1]
-    return min(0.8, 0.5 * mean_score + 0.5 * votes / len(tally.domains))
+    return min(0.8, 0.5 * mean_score + 0.5)
 
 
 def _live_domains(
