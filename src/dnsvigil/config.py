@@ -64,7 +64,7 @@ SETTINGS: tuple[Setting, ...] = (
         "dga_min_family_share",
         "0.8",
         "DNSVIGIL_DGA_MIN_FAMILY_SHARE",
-        "Share of a client's NXDOMAIN domains one DGA family must explain to call it infected by family.",
+        "Share of a client's NXDOMAIN domains that one group (a DGA family or a shared stem) must hold.",
     ),
     Setting(
         "dga_model",
