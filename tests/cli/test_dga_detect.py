@@ -63,9 +63,10 @@ def test_demo_finds_every_infected_client_and_no_others(demo: dict[str, Any], tr
             "unknown" if evidence["basis"] == "shared-stem" else "",
         )
         assert set(evidence["examples"]) <= set(infected[address].names)
-        assert evidence["dga_domains"] <= len(infected[address].names)
+        # Most of the bot's names count; a group may also take in a few of its user's own typos.
+        assert 0.8 <= evidence["dga_domains"] / len(infected[address].names) <= 1.1
     controllers = {name for client in truth.infected_clients for name in client.controllers}
-    assert demo["controllers"] and set(demo["controllers"]) <= controllers
+    assert set(demo["controllers"]) == controllers
     assert set(demo["controllers"]) <= set(demo["dga_domains"])
     html = Path(demo["report"]).read_text(encoding="utf-8")
     assert all(address in html for address in found)

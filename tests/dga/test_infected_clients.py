@@ -125,8 +125,17 @@ def test_a_client_missing_names_that_share_one_stem_is_flagged() -> None:
     rows = []
     for index in range(10):  # a permutation bot: a seed name's start varied, the rest kept
         rows += exchange("192.0.2.71", f"{index:02d}zz{'earnestnessbio'}.com", 60 * index, rcode=3)
+        if index % 3 == 2:  # each round ends at its controller, which answers
+            rows += exchange("192.0.2.71", "qqqqearnestnessbio.com", 60 * index + 1, rcode=0, answers=1)
+    # The same kind of name, answered, but looked up far from the bot's rounds: an ordinary site.
+    rows += exchange("192.0.2.71", "ppppearnestnessbio.com", 5000, rcode=0, answers=1)
+    rows += exchange("192.0.2.71", "ppppearnestnessbio.com", 6000, rcode=0, answers=1)
     for index in range(10):  # a user missing as many long names that share no ending
         rows += exchange(USER, f"longtypo{index}name{'x' * index}.com", 60 * index, rcode=3)
     findings = detect_dga_activity(TableRunner(message_table(rows)), marker_scorer, DetectorSettings())
-    assert [finding.subject for finding in findings] == ["192.0.2.71"]
-    assert findings[0].evidence["basis"] == "shared-stem" and findings[0].evidence["dga_domains"] == 10
+    assert [(finding.code, finding.subject) for finding in findings] == [
+        (INFECTED_CLIENT.code, "192.0.2.71"),
+        (DGA_DOMAIN.code, "qqqqearnestnessbio.com"),
+    ]
+    assert findings[0].evidence["basis"] == "shared-stem" and findings[0].evidence["dga_domains"] == 11
+    assert findings[1].severity is Severity.HIGH and findings[1].confidence == findings[0].confidence

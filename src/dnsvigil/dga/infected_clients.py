@@ -26,6 +26,7 @@ RCODE_NXDOMAIN = 3
 UNKNOWN_FAMILY = "unknown"
 STEM_LENGTH = 8  # characters a group of permuted names must share at the end of their labels
 MIN_STEMMED_LABEL = 12  # shorter labels share endings by chance too often
+ROUND_GAP_NS = 120 * 1_000_000_000  # a controller's lookup lies this close to a failed one of its round
 
 INFECTED_CLIENT = register_code(
     FindingCode(
@@ -129,13 +130,18 @@ def detect_dga_activity(
     rows = _rows_of(runner, flagged, window, params) if flagged else []
     findings = _by_scores(rows, flagged, settings)
     scored_clients = {finding.subject for finding in findings}
-    findings.extend(
-        finding
-        for finding in _by_groups(runner, names, verdicts, settings, window, params)
-        if finding.subject not in scored_clients
-    )
+    by_groups, controllers = _by_groups(runner, names, verdicts, settings, window, params)
+    findings.extend(finding for finding in by_groups if finding.subject not in scored_clients)
     findings.sort(key=lambda finding: finding.subject)
-    findings.extend(_live_domains(rows, flagged, {finding.subject for finding in findings}, settings))
+    infected = {finding.subject for finding in findings}
+    unscored = {name: entry for name, entry in controllers.items() if name not in flagged}
+    if unscored:
+        # A name that only its group makes suspect counts when only infected clients ask for it: the
+        # ordinary word-pair sites a wordlist bot's user also visits are asked for by other users too.
+        candidates = _rows_of(runner, unscored, window, params)
+        shared = {row["qname"] for row in candidates if row["client"] not in infected}
+        rows += [row for row in candidates if row["qname"] not in shared]
+    findings.extend(_live_domains(rows, flagged | unscored, infected, settings))
     return findings
 
 
@@ -175,7 +181,7 @@ def _by_groups(
     settings: DetectorSettings,
     window: str,
     params: list[object],
-) -> list[Finding]:
+) -> tuple[list[Finding], dict[str, tuple[str, float, str]]]:
     """Clients whose unresolved domains mostly form one group, though no name need be DGA-scored.
 
     Wordlist and permutation DGAs make names that pass one by one for ordinary ones; what gives them
@@ -183,39 +189,91 @@ def _by_groups(
     knows them (basis `family`), or sharing one stem under one suffix, as names made by varying the start
     of a seed name do (basis `shared-stem`). A group must hold `min_family_share` of all the client's
     unresolved domains, so a user's typos, which are alike to nothing in particular, do not add up.
+
+    Returns:
+        The findings, and the names of each flagged client's group that resolved: its likely controllers.
     """
     entries = {
         name: (verdicts.registrable[index], float(verdicts.score[index]), verdicts.family[index])
         for index, name in enumerate(names)
         if verdicts.registrable[index]
     }
-    unresolved = runner.arrow(
-        "SELECT CASE WHEN qr THEN dst_addr ELSE src_addr END AS client, list(DISTINCT qname) AS qnames"
-        f" FROM dns_messages WHERE qr AND rcode = {RCODE_NXDOMAIN} AND NOT malformed{window}"
-        " GROUP BY ALL ORDER BY ALL",
-        params,
+    clients = runner.arrow(
+        "SELECT dst_addr AS client,"
+        f" list(DISTINCT qname) FILTER (WHERE rcode = {RCODE_NXDOMAIN}) AS unresolved,"
+        " list(DISTINCT qname) FILTER (WHERE rcode = 0 AND ancount > 0) AS resolved"
+        f" FROM dns_messages WHERE qr AND qname IS NOT NULL AND NOT malformed{window} GROUP BY ALL"
+        f" HAVING count(DISTINCT qname) FILTER (WHERE rcode = {RCODE_NXDOMAIN}) >= ? ORDER BY ALL",
+        [*params, settings.min_dga_names],
     ).to_pylist()
-    findings = []
-    for row in unresolved:
-        qnames = [qname for qname in row["qnames"] if qname in entries]
-        domains = {entries[qname][0] for qname in qnames}
+    findings: list[Finding] = []
+    controllers: dict[str, tuple[str, float, str]] = {}
+    for row in clients:
+        unresolved = [qname for qname in row["unresolved"] if qname in entries]
+        resolved = [qname for qname in row["resolved"] or [] if qname in entries]
+        domains = {entries[qname][0] for qname in unresolved}
         if len(domains) < settings.min_dga_names:
             continue
         for basis, key in (("family", _family_key), ("shared-stem", _stem_key)):
-            groups: dict[str, dict[str, tuple[str, float, str]]] = defaultdict(dict)
-            for qname in qnames:
+            groups: dict[str, set[str]] = defaultdict(set)
+            for qname in unresolved:
                 if group := key(entries[qname]):
-                    groups[group][qname] = entries[qname]
+                    groups[group].add(entries[qname][0])
             if not groups:
                 continue
-            members = max(groups.values(), key=lambda group: len({entry[0] for entry in group.values()}))
-            if len({entry[0] for entry in members.values()}) < settings.min_family_share * len(domains):
+            group, group_domains = max(groups.items(), key=lambda item: (len(item[1]), item[0]))
+            if len(group_domains) < settings.min_family_share * len(domains):
                 continue
+            alike = {qname: entries[qname] for qname in unresolved + resolved if key(entries[qname]) == group}
+            answering = _looked_up_in_rounds(runner, row["client"], alike, window, params)
+            members = {qname: alike[qname] for qname in unresolved if qname in alike}
+            members.update((qname, alike[qname]) for qname in answering)
             tally = _tally_clients(_rows_of(runner, members, window, params), members).get(row["client"])
             if tally and (finding := _infected_client(row["client"], tally, settings, basis=basis)):
                 findings.append(finding)
+                # A controller scores as low as its siblings: it carries the client's confidence instead.
+                controllers.update(
+                    (qname, (alike[qname][0], finding.confidence, alike[qname][2])) for qname in answering
+                )
                 break
-    return findings
+    return findings, controllers
+
+
+def _looked_up_in_rounds(
+    runner: SqlRunner,
+    client: str,
+    members: dict[str, tuple[str, float, str]],
+    window: str,
+    params: list[object],
+) -> list[str]:
+    """The resolved names of a client's group that it asked for in the rounds of its failed lookups.
+
+    A bot walks its list of generated names round after round and ends each round at the name that
+    answers, so a controller's lookups sit amid failed ones; an ordinary site of the same look that the
+    user visited is asked for at other times.
+    """
+    lookups = runner.arrow(
+        f"SELECT qname, epoch_ns(ts) AS ns, rcode = {RCODE_NXDOMAIN} AS failed FROM dns_messages"
+        f" WHERE qr AND dst_addr = ? AND NOT malformed AND qname IN (SELECT unnest(?::VARCHAR[])){window}",
+        [client, sorted(members), *params],
+    ).to_pylist()
+    failed = np.sort(np.array([row["ns"] for row in lookups if row["failed"]], dtype=np.int64))
+    answered: dict[str, list[int]] = defaultdict(list)
+    for row in lookups:
+        if not row["failed"]:
+            answered[row["qname"]].append(row["ns"])
+    if not len(failed):
+        return []
+    controllers = []
+    for qname, times in sorted(answered.items()):
+        at = np.array(times, dtype=np.int64)
+        after = np.clip(np.searchsorted(failed, at), 0, len(failed) - 1)
+        before = np.clip(after - 1, 0, len(failed) - 1)
+        gap = np.minimum(np.abs(failed[after] - at), np.abs(at - failed[before]))
+        near = int(np.count_nonzero(gap <= ROUND_GAP_NS))
+        if near >= 2 and near >= len(times) / 2:
+            controllers.append(qname)
+    return controllers
 
 
 def _family_key(entry: tuple[str, float, str]) -> str:
