@@ -270,8 +270,10 @@ def detect(
     A client asking for at least --min-names distinct DGA-scored domains, mostly answered NXDOMAIN,
     becomes a DGA.INFECTED_CLIENT finding (family vote, example names, counts, time window); so does a
     client whose NXDOMAIN domains mostly look like one DGA family's or share one stem (wordlist and
-    permutation DGAs, whose names pass one by one). A DGA-scored domain that resolves becomes a DGA.DOMAIN finding, a candidate controller. Running it again on the
-    same data stores nothing new. See them with `dnsvigil query "SELECT * FROM findings"`.
+    permutation DGAs, whose names pass one by one). A DGA-scored domain that resolves becomes a
+    DGA.DOMAIN finding: of high severity when infected clients ask for it (a likely controller), low
+    otherwise. Running it again on the same data stores nothing new. See them with
+    `dnsvigil query "SELECT code, subject, severity, evidence FROM findings"`.
 
     Example: `dnsvigil dga detect --resolver-addr 192.0.2.53 --date 2026-11-02`
     """
