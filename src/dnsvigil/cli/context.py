@@ -28,7 +28,7 @@ HomeOption = Annotated[
     str | None,
     typer.Option(
         "--home",
-        help=f"Warehouse directory. {find_setting('home').help} "
+        help=f"{find_setting('home').help} "
         f"[default: ${find_setting('home').env}, else {find_setting('home').default}]",
         show_default=False,
         metavar="DIR",

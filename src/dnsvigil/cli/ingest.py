@@ -9,13 +9,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from dnsvigil.cli import ingest_registration
 from dnsvigil.cli.context import HomeOption, JsonOption, QuietOption, byte_progress, common, note, stdout
 from dnsvigil.config import find_setting, read_int, read_ports
 from dnsvigil.ingest.pipeline import IngestSummary, SourceKind, expand_paths, ingest_files
 from dnsvigil.store.warehouse import Warehouse
 
 app = typer.Typer(
-    help="Read sources (captures, dnstap) into the warehouse; a file already stored is not stored twice.",
+    help=(
+        "Read sources (captures, dnstap, zone files, registration data, registrar lists, registry reports, "
+        "abuse feeds) into the warehouse; a file already stored is not stored twice."
+    ),
     no_args_is_help=True,
 )
 
@@ -117,3 +121,6 @@ def dnstap(
     Example: `dnsvigil ingest dnstap /var/log/knot/dnstap.tap`
     """
     _run(context, "dnstap", paths, home, quiet, as_json, None)
+
+
+ingest_registration.register(app)

@@ -124,7 +124,7 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def source_id_of(path: Path, kind: SourceKind, ports: tuple[int, ...]) -> str:
+def source_id_of(path: Path, kind: str, ports: tuple[int, ...] = ()) -> str:
     """Identity of an input: its bytes and how they are read, so the same capture is stored once."""
     digest = hashlib.sha256()
     digest.update(f"{kind}:{','.join(map(str, ports))}:".encode())

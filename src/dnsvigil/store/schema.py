@@ -102,4 +102,132 @@ FINDINGS = TableSchema(
     ),
 )
 
-TABLES: dict[str, TableSchema] = {table.name: table for table in (DNS_MESSAGES, FINDINGS)}
+
+def _metadata(name: str, version: int) -> dict[str, str]:
+    return {"dnsvigil.table": name, "dnsvigil.version": str(version)}
+
+
+ZONE_DOMAINS = TableSchema(
+    name="zone_domains",
+    version=1,
+    time_column="day",
+    # One snapshot per (tld, day): the distinct owners of NS records below the TLD's apex.
+    schema=pa.schema(
+        [
+            pa.field("day", pa.date32(), nullable=False),
+            pa.field("tld", _LOW_CARDINALITY, nullable=False),
+            pa.field("domain", pa.string(), nullable=False),
+            pa.field("source_file", _LOW_CARDINALITY, nullable=False),
+        ],
+        metadata=_metadata("zone_domains", 1),
+    ),
+)
+
+REGISTRATIONS = TableSchema(
+    name="registrations",
+    version=1,
+    time_column="observed",
+    # Every observation is kept (no latest_by): a status that turns to a hold is how mitigation is timed.
+    schema=pa.schema(
+        [
+            pa.field("observed", _UTC_NS, nullable=False),
+            pa.field("domain", pa.string(), nullable=False),
+            pa.field("tld", _LOW_CARDINALITY, nullable=False),
+            pa.field("registrar_iana_id", pa.int64(), nullable=True),
+            pa.field("registrar_name", pa.string(), nullable=True),
+            pa.field("created", _UTC_NS, nullable=True),
+            pa.field("expires", _UTC_NS, nullable=True),
+            pa.field("updated", _UTC_NS, nullable=True),
+            pa.field("status", pa.list_(pa.string()), nullable=False),
+            pa.field("on_hold", pa.bool_(), nullable=False),
+            pa.field("nameservers", pa.list_(pa.string()), nullable=False),
+            pa.field("abuse_email", pa.string(), nullable=True),
+            pa.field("source_format", _LOW_CARDINALITY, nullable=False),
+            pa.field("source_file", _LOW_CARDINALITY, nullable=False),
+        ],
+        metadata=_metadata("registrations", 1),
+    ),
+)
+
+REGISTRARS = TableSchema(
+    name="registrars",
+    version=1,
+    time_column="observed",
+    latest_by=("iana_id", "observed"),
+    schema=pa.schema(
+        [
+            pa.field("observed", pa.date32(), nullable=False),
+            pa.field("iana_id", pa.int64(), nullable=False),
+            pa.field("name", pa.string(), nullable=False),
+            pa.field("status", _LOW_CARDINALITY, nullable=False),
+            pa.field("rdap_base_url", pa.string(), nullable=True),
+            pa.field("real_registrar", pa.bool_(), nullable=False),
+            pa.field("source_file", _LOW_CARDINALITY, nullable=False),
+        ],
+        metadata=_metadata("registrars", 1),
+    ),
+)
+
+DOMAINS_UNDER_MANAGEMENT = TableSchema(
+    name="domains_under_management",
+    version=1,
+    time_column="month",
+    # From registry monthly transaction reports; a counter the report lacks is null, never zero.
+    schema=pa.schema(
+        [
+            pa.field("month", pa.date32(), nullable=False),
+            pa.field("tld", _LOW_CARDINALITY, nullable=False),
+            pa.field("registrar_iana_id", pa.int64(), nullable=False),
+            pa.field("registrar_name", pa.string(), nullable=False),
+            pa.field("total_domains", pa.int64(), nullable=False),
+            pa.field("net_adds", pa.int64(), nullable=True),
+            pa.field("net_renews", pa.int64(), nullable=True),
+            pa.field("transfers_gained", pa.int64(), nullable=True),
+            pa.field("transfers_lost", pa.int64(), nullable=True),
+            pa.field("deleted_in_grace", pa.int64(), nullable=True),
+            pa.field("deleted_after_grace", pa.int64(), nullable=True),
+            pa.field("restored", pa.int64(), nullable=True),
+            pa.field("source_file", _LOW_CARDINALITY, nullable=False),
+        ],
+        metadata=_metadata("domains_under_management", 1),
+    ),
+)
+
+ABUSE_LISTINGS = TableSchema(
+    name="abuse_listings",
+    version=1,
+    time_column="observed",
+    # One row per listing per feed snapshot; analyses count a registrable domain once per period.
+    schema=pa.schema(
+        [
+            pa.field("observed", pa.date32(), nullable=False),
+            pa.field("domain", pa.string(), nullable=False),
+            pa.field("tld", _LOW_CARDINALITY, nullable=False),
+            pa.field("private_suffix", pa.bool_(), nullable=False),
+            pa.field("url", pa.string(), nullable=True),
+            pa.field("threat", _LOW_CARDINALITY, nullable=False),
+            pa.field("abused_legitimate", pa.bool_(), nullable=True),
+            pa.field("feed", _LOW_CARDINALITY, nullable=False),
+            pa.field("feed_entry", pa.string(), nullable=True),
+            pa.field("first_seen", _UTC_NS, nullable=True),
+            pa.field("last_seen", _UTC_NS, nullable=True),
+            pa.field("online", pa.bool_(), nullable=True),
+            pa.field("target", pa.string(), nullable=True),
+            pa.field("source_file", _LOW_CARDINALITY, nullable=False),
+        ],
+        metadata=_metadata("abuse_listings", 1),
+    ),
+)
+
+TABLES: dict[str, TableSchema] = {
+    table.name: table
+    for table in (
+        DNS_MESSAGES,
+        FINDINGS,
+        ZONE_DOMAINS,
+        REGISTRATIONS,
+        REGISTRARS,
+        DOMAINS_UNDER_MANAGEMENT,
+        ABUSE_LISTINGS,
+    )
+}

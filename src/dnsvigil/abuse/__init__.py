@@ -1,0 +1,1 @@
+"""Registration-abuse analytics: rates, concentration, flocking, malicious vs compromised, mitigation."""

@@ -1,0 +1,372 @@
+"""`dnsvigil ingest zone|rdap|registrations|registrars|dum|feed`: inputs of registration-abuse analytics."""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dnsvigil.cli.context import HomeOption, JsonOption, QuietOption, byte_progress, common, note, stdout
+from dnsvigil.config import read_int
+from dnsvigil.errors import InputError, UsageError
+from dnsvigil.ingest.pipeline import expand_paths
+from dnsvigil.ingest.snapshot_day import check_tld, month_in_name, parse_day_option, snapshot_day
+from dnsvigil.ingest.table_ingest import Source, TableIngestSummary, ingest_sources
+from dnsvigil.store.warehouse import Warehouse
+
+PathsArgument = Annotated[
+    list[Path],
+    typer.Argument(help="Files or directories (searched recursively). .gz, .xz and .zst are read as is."),
+]
+DayOption = Annotated[
+    str | None,
+    typer.Option(
+        "--day",
+        help="Day the files describe (YYYY-MM-DD); default: a date in the file name, else the file's mtime.",
+        show_default=False,
+    ),
+]
+
+
+class ZoneFormat(enum.StrEnum):
+    master = "master"
+
+
+class RegistrationFormat(enum.StrEnum):
+    csv = "csv"
+    rdap = "rdap"
+
+
+class RegistrarFormat(enum.StrEnum):
+    iana = "iana"
+
+
+class ReportFormat(enum.StrEnum):
+    icann = "icann"
+
+
+class FeedFormatChoice(enum.StrEnum):
+    urlhaus = "urlhaus"
+    phishtank = "phishtank"
+    openphish = "openphish"
+    dbl = "dbl"
+    generic = "generic"
+
+
+def _run(
+    context: typer.Context,
+    *,
+    table: str,
+    plan: Callable[[Path], Source],
+    hint: str,
+    paths: list[Path],
+    home: str | None,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    options = common(context, home=home, quiet=quiet or as_json)
+    files = expand_paths(paths)
+    warehouse = Warehouse.open(options.home_path, create=True)
+    total = sum(path.stat().st_size for path in files)
+    with byte_progress(options, f"ingest {table}", total) as progress:
+        advance = (lambda count: progress.advance(progress.task_ids[0], count)) if progress else None
+        summary = ingest_sources(warehouse, files, table=table, plan=plan, hint=hint, progress=advance)
+    if as_json:
+        print(json.dumps(summary.to_json(), sort_keys=True))
+    else:
+        _print_summary(summary, options.quiet)
+    for file in summary.files:
+        if file.error:
+            note(options, f"warning: {file.error}")
+
+
+def _print_summary(summary: TableIngestSummary, quiet: bool) -> None:
+    stdout.print(
+        f"{summary.rows:,} rows stored in {summary.table} from {len(summary.files)} file(s) "
+        f"in {summary.seconds:.2f} s ({summary.rate:,.0f} rows/s)",
+        highlight=False,
+    )
+    if quiet:
+        return
+    table = Table("file", "status", "rows", "malformed", "skipped", box=None)
+    table.columns[0].overflow = "fold"
+    for file in summary.files:
+        table.add_row(
+            Path(file.path).name,
+            file.status,
+            f"{file.rows:,}",
+            ", ".join(f"{reason} {count:,}" for reason, count in file.malformed.items()) or "0",
+            ", ".join(f"{reason} {count:,}" for reason, count in file.skipped.items()) or "0",
+        )
+    stdout.print(table)
+
+
+def zone(
+    context: typer.Context,
+    paths: PathsArgument,
+    tld: Annotated[
+        str | None, typer.Option("--tld", help="The zone's TLD; default: the file name's first part.")
+    ] = None,
+    day: Annotated[
+        str | None,
+        typer.Option(
+            "--day", help="Snapshot day (YYYY-MM-DD); default: the date in the file or folder name."
+        ),
+    ] = None,
+    fmt: Annotated[ZoneFormat, typer.Option("--format", help="Input format.")] = ZoneFormat.master,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Ingest zone files (RFC 1035 master format, as CZDS delivers them): the delegated domains of a TLD
+    on a day, into table zone_domains.
+
+    A delegated domain is the owner of NS records below the apex, stored once, lower-cased, without the
+    trailing dot. One snapshot per (TLD, day): the TLD comes from --tld or the file name (`com.txt.gz`,
+    `com.zone`, `xn--p1ai-20240102.txt.gz`), the day from --day or a `YYYYMMDD` / `YYYY-MM-DD` date in the
+    file or folder name. A second file for a stored (TLD, day) is reported as already ingested.
+
+    Example: `dnsvigil ingest zone czds/2024-01-02/com.txt.gz --json`
+    """
+    from dnsvigil.ingest.snapshot_day import day_in_name, tld_in_name
+    from dnsvigil.ingest.zone_file import ZONE_FORMAT, zone_source
+
+    given_tld = check_tld(tld) if tld is not None else None
+    given_day = parse_day_option(day)
+    chunk_bytes = read_int("chunk_mib", minimum=1) << 20
+
+    def plan(path: Path) -> Source:
+        zone_tld = given_tld or tld_in_name(path)
+        if zone_tld is None:
+            raise InputError(f"{path}: the TLD is not in the file name", hint="name it with --tld")
+        zone_day = given_day or day_in_name(path)
+        if zone_day is None:
+            raise InputError(
+                f"{path}: no date in the file or folder name",
+                hint="give --day YYYY-MM-DD or name the file like com-20240102.txt.gz",
+            )
+        return zone_source(path, tld=zone_tld, day=zone_day, chunk_bytes=chunk_bytes)
+
+    hint = f"expected {ZONE_FORMAT} with NS records below the apex"
+    _run(
+        context,
+        table="zone_domains",
+        plan=plan,
+        hint=hint,
+        paths=paths,
+        home=home,
+        quiet=quiet,
+        as_json=as_json,
+    )
+
+
+def _registrations(
+    context: typer.Context,
+    fmt: str,
+    paths: list[Path],
+    day: str | None,
+    home: str | None,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    from dnsvigil.ingest.registration_data import CSV_FORMAT, RDAP_FORMAT, registration_source
+
+    given = parse_day_option(day)
+
+    def plan(path: Path) -> Source:
+        return registration_source(path, fmt=fmt, observed=snapshot_day(path, given))
+
+    hint = f"expected {RDAP_FORMAT if fmt == 'rdap' else CSV_FORMAT}"
+    _run(
+        context,
+        table="registrations",
+        plan=plan,
+        hint=hint,
+        paths=paths,
+        home=home,
+        quiet=quiet,
+        as_json=as_json,
+    )
+
+
+def registrations(
+    context: typer.Context,
+    paths: PathsArgument,
+    fmt: Annotated[
+        RegistrationFormat, typer.Option("--format", help="Input format.")
+    ] = RegistrationFormat.csv,
+    day: DayOption = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Ingest registration data into table registrations: RDAP JSON lines, or CSV
+    `domain,registrar_iana_id,created,expires,status` (header optional; statuses separated by | ; or ,).
+
+    Example: `dnsvigil ingest registrations --format csv registrations-20240102.csv`
+    """
+    _registrations(context, fmt.value, paths, day, home, quiet, as_json)
+
+
+def rdap(
+    context: typer.Context,
+    paths: PathsArgument,
+    fmt: Annotated[
+        RegistrationFormat, typer.Option("--format", help="Input format.")
+    ] = RegistrationFormat.rdap,
+    day: DayOption = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Ingest RDAP domain responses (RFC 9083 JSON, one per line) into table registrations.
+
+    The registrar is the entity with role `registrar` (IANA ID from its publicIds of type "IANA Registrar
+    ID", abuse email from its nested `abuse` entity); events give created, expires and updated; statuses
+    with a hold set on_hold. RDAP error responses are counted as skipped.
+
+    Example: `dnsvigil ingest rdap rdap-responses-20240102.jsonl.gz --json`
+    """
+    _registrations(context, fmt.value, paths, day, home, quiet, as_json)
+
+
+def registrars(
+    context: typer.Context,
+    paths: PathsArgument,
+    fmt: Annotated[RegistrarFormat, typer.Option("--format", help="Input format.")] = RegistrarFormat.iana,
+    day: DayOption = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Ingest IANA's registrar list (registrar-ids.csv: ID, Registrar Name, Status, RDAP Base URL) into
+    table registrars; IDs that are not real registrars (reserved ones, status Reserved) are flagged.
+
+    Example: `dnsvigil ingest registrars registrar-ids-2024-01-02.csv`
+    """
+    from dnsvigil.ingest.registry_reports import REGISTRARS_FORMAT, registrars_source
+
+    given = parse_day_option(day)
+
+    def plan(path: Path) -> Source:
+        return registrars_source(path, observed=snapshot_day(path, given))
+
+    hint = f"expected {REGISTRARS_FORMAT}"
+    _run(
+        context,
+        table="registrars",
+        plan=plan,
+        hint=hint,
+        paths=paths,
+        home=home,
+        quiet=quiet,
+        as_json=as_json,
+    )
+
+
+def dum(
+    context: typer.Context,
+    paths: PathsArgument,
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="Input format.")] = ReportFormat.icann,
+    tld: Annotated[
+        str | None,
+        typer.Option("--tld", help="The report's TLD; default: from the file name or a tld column."),
+    ] = None,
+    month: Annotated[
+        str | None, typer.Option("--month", help="Month reported (YYYY-MM); default: from the file name.")
+    ] = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Ingest registry monthly transaction reports (`<tld>-transactions-YYYYMM-en.csv`): domains under
+    management per registrar per TLD per month, with new registrations (net adds), transfers and deletions,
+    into table domains_under_management.
+
+    Example: `dnsvigil ingest dum reports/com-transactions-202401-en.csv`
+    """
+    from dnsvigil.ingest.registry_reports import DUM_FORMAT, dum_source, report_tld
+
+    given_tld = check_tld(tld) if tld is not None else None
+    given_month = _parse_month(month)
+
+    def plan(path: Path) -> Source:
+        report_month = given_month or month_in_name(path)
+        if report_month is None:
+            raise InputError(
+                f"{path}: no month in the file name",
+                hint="give --month YYYY-MM or keep the name <tld>-transactions-YYYYMM-en.csv",
+            )
+        return dum_source(path, tld=given_tld or report_tld(path), month=report_month)
+
+    hint = f"expected {DUM_FORMAT}"
+    _run(
+        context,
+        table="domains_under_management",
+        plan=plan,
+        hint=hint,
+        paths=paths,
+        home=home,
+        quiet=quiet,
+        as_json=as_json,
+    )
+
+
+def _parse_month(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(f"{text}-01")
+    except ValueError:
+        raise UsageError(f"--month must be YYYY-MM, got {text!r}") from None
+
+
+def feed(
+    context: typer.Context,
+    paths: PathsArgument,
+    fmt: Annotated[FeedFormatChoice, typer.Option("--format", help="The feed's format.")],
+    day: DayOption = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Ingest abuse feeds into table abuse_listings: each URL or domain reduced to its registrable domain
+    (Public Suffix List), threats normalised to phishing, malware, botnet_cc and spam.
+
+    Formats: urlhaus (CSV export), phishtank (CSV), openphish (one URL a line), dbl (`domain,return_code`,
+    Spamhaus DBL codes), generic (`indicator,threat,first_seen,last_seen,source`). URLs on IP addresses
+    have no registrable domain and are counted as skipped.
+
+    Example: `dnsvigil ingest feed --format urlhaus urlhaus-2024-01-02.csv --json`
+    """
+    from dnsvigil.ingest.abuse_feeds import FeedFormat, feed_source
+
+    given = parse_day_option(day)
+    chosen: FeedFormat = fmt.value
+
+    def plan(path: Path) -> Source:
+        return feed_source(path, fmt=chosen, observed=snapshot_day(path, given))
+
+    hint = f"is it a {chosen} feed? choose the format with --format"
+    _run(
+        context,
+        table="abuse_listings",
+        plan=plan,
+        hint=hint,
+        paths=paths,
+        home=home,
+        quiet=quiet,
+        as_json=as_json,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the `ingest` group."""
+    for command in (zone, rdap, registrations, registrars, dum, feed):
+        app.command(command.__name__)(command)

@@ -1,0 +1,201 @@
+"""Read registration data into `registrations`: RDAP domain responses and a plain CSV.
+
+RDAP (RFC 9083), one JSON response a line: the domain's `ldhName`, its `status`, its `events`
+(registration, expiration, last changed, and "last update of RDAP database" as the time of observation), its
+`nameservers`, and the entity with role `registrar`: the IANA ID is its `publicIds` entry of type
+"IANA Registrar ID", its name the vCard `fn`, and the abuse contact the `email` of the entity with role
+`abuse` nested inside it. The CSV is `domain,registrar_iana_id,created,expires,status` (header optional,
+statuses separated by `|`, `;` or `,`, EPP or RDAP spelling).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from dnsvigil.ingest.field_values import (
+    HOLD_STATUSES,
+    parse_count,
+    parse_time,
+    rdap_status,
+    registered_domain,
+    split_statuses,
+    start_of,
+    tld_of,
+)
+from dnsvigil.ingest.pipeline import source_id_of
+from dnsvigil.ingest.table_ingest import LineTally, Record, Rows, Source, batched
+from dnsvigil.ingest.text_lines import csv_fields, numbered_lines
+from dnsvigil.store.schema import REGISTRATIONS
+
+RDAP_FORMAT = "RDAP domain responses (RFC 9083 JSON), one per line"
+CSV_FORMAT = "CSV lines domain,registrar_iana_id,created,expires,status"
+_CSV_HEADER = ["domain", "registrar_iana_id", "created", "expires", "status"]
+_IANA_ID_TYPE = "iana registrar id"
+
+
+def registration_source(path: Path, *, fmt: str, observed: date) -> Source:
+    """The `registrations` source of an RDAP (`fmt` "rdap") or CSV ("csv") file observed on `observed`."""
+    day = observed.isoformat()
+    parse = _rdap_record if fmt == "rdap" else _csv_record
+
+    def read(tally: LineTally) -> Iterator[Rows]:
+        def records() -> Iterator[tuple[Record | None, int]]:
+            for number, text, consumed in numbered_lines(path):
+                yield _parsed(parse, number, text, tally, observed, str(path)), consumed
+
+        return batched(records(), REGISTRATIONS.schema, day)
+
+    source_id = source_id_of(path, f"registrations-{fmt}:{day}")
+    return Source(path=path, table=REGISTRATIONS.name, source_id=source_id, read=read)
+
+
+def _parsed(
+    parse: Any, number: int, text: str | None, tally: LineTally, observed: date, origin: str
+) -> Record | None:
+    if text is None:
+        tally.bad("not_utf8", number)
+        return None
+    if not text.strip():
+        return None
+    tally.records += 1
+    try:
+        record: Record | None = parse(text, observed, tally, number)
+    except ValueError as error:
+        tally.bad(str(error), number)
+        return None
+    if record is not None:
+        record["source_file"] = origin
+    return record
+
+
+def _rdap_record(text: str, observed: date, tally: LineTally, number: int) -> Record | None:
+    try:
+        response = json.loads(text)
+    except ValueError:
+        raise ValueError("bad_json") from None
+    if not isinstance(response, dict):
+        raise ValueError("not_a_domain_object")
+    if response.get("objectClassName") != "domain":
+        # An RDAP error response (RFC 9083 section 6) is an answer, not damage: the domain was not found.
+        if "errorCode" in response:
+            tally.skip("rdap_error_response", number)
+            return None
+        raise ValueError("not_a_domain_object")
+    name = response.get("ldhName") or response.get("unicodeName")
+    if not isinstance(name, str):
+        raise ValueError("missing_domain")
+    domain = registered_domain(name)
+    events = _events(response.get("events"))
+    statuses = [rdap_status(status) for status in _strings(response.get("status"))]
+    registrar = _registrar(response.get("entities"))
+    return {
+        "observed": events.get("last update of rdap database") or start_of(observed),
+        "domain": domain,
+        "tld": tld_of(domain),
+        "registrar_iana_id": _iana_id(registrar),
+        "registrar_name": _vcard(registrar, "fn"),
+        "created": events.get("registration"),
+        "expires": events.get("expiration"),
+        "updated": events.get("last changed"),
+        "status": statuses,
+        "on_hold": any(status in HOLD_STATUSES for status in statuses),
+        "nameservers": _nameservers(response.get("nameservers")),
+        "abuse_email": _vcard(_role(_list(registrar.get("entities")) if registrar else [], "abuse"), "email"),
+        "source_format": "rdap",
+    }
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _strings(value: object) -> list[str]:
+    return [item for item in _list(value) if isinstance(item, str)]
+
+
+def _events(value: object) -> dict[str, datetime | None]:
+    events: dict[str, datetime | None] = {}
+    for event in _list(value):
+        if isinstance(event, dict) and isinstance(event.get("eventAction"), str):
+            moment = event.get("eventDate")
+            events.setdefault(
+                event["eventAction"].lower(), parse_time(moment if isinstance(moment, str) else "")
+            )
+    return events
+
+
+def _role(entities: list[Any], role: str) -> dict[str, Any] | None:
+    for entity in entities:
+        if isinstance(entity, dict) and role in _strings(entity.get("roles")):
+            return entity
+    return None
+
+
+def _registrar(entities: object) -> dict[str, Any] | None:
+    return _role(_list(entities), "registrar")
+
+
+def _iana_id(registrar: dict[str, Any] | None) -> int | None:
+    if registrar is None:
+        return None
+    for public_id in _list(registrar.get("publicIds")):
+        if isinstance(public_id, dict) and str(public_id.get("type", "")).lower() == _IANA_ID_TYPE:
+            return parse_count(str(public_id.get("identifier", "")), "bad_registrar_id")
+    return None
+
+
+def _vcard(entity: dict[str, Any] | None, property_name: str) -> str | None:
+    """The first text value of a vCard property (jCard, RFC 7095) of an entity."""
+    if entity is None:
+        return None
+    card = _list(entity.get("vcardArray"))
+    for item in _list(card[1]) if len(card) == 2 else []:
+        if (
+            isinstance(item, list)
+            and len(item) >= 4
+            and item[0] == property_name
+            and isinstance(item[3], str)
+        ):
+            return item[3].strip() or None
+    return None
+
+
+def _nameservers(value: object) -> list[str]:
+    names = []
+    for server in _list(value):
+        name = server.get("ldhName") if isinstance(server, dict) else None
+        if isinstance(name, str) and name.strip():
+            names.append(name.strip().rstrip(".").lower())
+    return names
+
+
+def _csv_record(text: str, observed: date, tally: LineTally, number: int) -> Record | None:
+    fields = csv_fields(text)
+    if fields is None:
+        raise ValueError("bad_csv")
+    if [field.strip().lower() for field in fields] == _CSV_HEADER:
+        tally.records -= 1
+        return None
+    if len(fields) != len(_CSV_HEADER):
+        raise ValueError("wrong_field_count")
+    domain = registered_domain(fields[0])
+    statuses = split_statuses(fields[4])
+    return {
+        "observed": start_of(observed),
+        "domain": domain,
+        "tld": tld_of(domain),
+        "registrar_iana_id": parse_count(fields[1], "bad_registrar_id"),
+        "registrar_name": None,
+        "created": parse_time(fields[2]),
+        "expires": parse_time(fields[3]),
+        "updated": None,
+        "status": statuses,
+        "on_hold": any(status in HOLD_STATUSES for status in statuses),
+        "nameservers": [],
+        "abuse_email": None,
+        "source_format": "csv",
+    }

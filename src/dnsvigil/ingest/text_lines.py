@@ -1,0 +1,74 @@
+"""Lines of a text source (plain, gzip, xz or zstd), numbered, for the line-oriented readers.
+
+A line that is not UTF-8 is handed over as None so the reader counts it; a compressed stream that is
+damaged or cut short ends the file with an `InputError`, since the rows before the damage would be taken
+for a whole snapshot.
+"""
+
+from __future__ import annotations
+
+import csv
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import zstandard
+
+from dnsvigil.errors import InputError
+from dnsvigil.ingest.source_file import open_source
+
+DAMAGED_STREAM_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError)
+"""What reading a damaged or truncated compressed stream raises (gzip, xz and zstd alike)."""
+_BLOCK_BYTES = 1 << 20
+
+
+def damaged_stream(path: Path, error: BaseException) -> InputError:
+    """The error for a file whose (compressed) bytes cannot be read to their end."""
+    return InputError(
+        f"{path}: cannot read to the end ({error})",
+        hint="the file may be cut short or damaged; fetch it again",
+    )
+
+
+def numbered_lines(path: Path) -> Iterator[tuple[int, str | None, int]]:
+    """Yield (line number from 1, the line without its end or None if not UTF-8, file bytes consumed
+    since the previous report, non-zero once per block read).
+
+    Raises:
+        InputError: the file cannot be opened, or its compressed stream is damaged.
+    """
+    stream, counter = open_source(path)
+    reported = 0
+    number = 0
+    tail = b""
+    try:
+        while True:
+            block = stream.read(_BLOCK_BYTES)
+            lines = (tail + block).split(b"\n")
+            tail = lines.pop() if block else b""
+            if not block and not lines[-1]:
+                lines.pop()
+            consumed, reported = counter.consumed - reported, counter.consumed
+            for raw in lines:
+                number += 1
+                try:
+                    text: str | None = raw.decode("utf-8").rstrip("\r")
+                except UnicodeDecodeError:
+                    text = None
+                yield number, text, consumed
+                consumed = 0
+            if not block:
+                return
+    except DAMAGED_STREAM_ERRORS as error:
+        raise damaged_stream(path, error) from error
+    finally:
+        stream.close()
+
+
+def csv_fields(text: str) -> list[str] | None:
+    """The fields of one CSV line (RFC 4180 quoting), None when it does not parse as one record."""
+    try:
+        rows = list(csv.reader((text,), strict=True))
+    except csv.Error:
+        return None
+    return rows[0] if len(rows) == 1 else []
