@@ -100,3 +100,31 @@ def test_operating_points_fix_the_threshold_on_validation_only() -> None:
     assert points[0].threshold == validation[-11]
     assert points[0].tpr.hits == 2 and points[0].test_fpr.hits == 1
     assert points[1].tpr.hits == 1 and points[1].test_fpr.hits == 0
+
+
+def test_eval_command_prints_json_and_writes_the_markdown_whole(
+    small_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dnsvigil dga eval` runs the real protocol; smaller training settings keep the test short."""
+    from typer.testing import CliRunner
+
+    from dnsvigil.cli.main import app
+    from dnsvigil.dga import evaluation
+
+    small = TrainingSettings(ngram_bits=14, ngram_epochs=3, ngram_folds=2, iterations=15)
+    real = evaluation.evaluate
+    monkeypatch.setattr(
+        evaluation,
+        "evaluate",
+        lambda data_dir, **options: real(data_dir, settings=small, panel=(("bamital", "hash"),), **options),
+    )
+    out = tmp_path / "reports" / "DGA.md"
+    result = CliRunner().invoke(
+        app, ["dga", "eval", "--data", str(small_data), "--seed", "2", "--out", str(out), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    parsed = json.loads(result.stdout)
+    assert parsed["seed"] == 2 and {row["family"] for row in parsed["held_out"]} == {"bamital"}
+    markdown = out.read_text(encoding="utf-8")
+    assert markdown.startswith("# DGA detection: evaluation") and "bamital" in markdown
+    assert [path.name for path in out.parent.iterdir()] == ["DGA.md"]
