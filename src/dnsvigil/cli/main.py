@@ -23,7 +23,8 @@ app = typer.Typer(
         "Typical session: `dnsvigil ingest pcap captures/` stores DNS messages in the warehouse, "
         '`dnsvigil query "SELECT qtype, count(*) FROM dns_messages GROUP BY ALL"` explores them, '
         "`dnsvigil traffic rssac002 --service a.root-servers.net --out rssac/` publishes the RSSAC002 "
-        "metrics, `dnsvigil dga detect` finds clients infected by DGA malware. "
+        "metrics, `dnsvigil traffic detect` finds floods, amplification and random-subdomain attacks, "
+        "`dnsvigil dga detect` finds clients infected by DGA malware. "
         "`dnsvigil demo` runs all of it on a generated world."
     ),
     no_args_is_help=True,

@@ -14,12 +14,13 @@ responses, and shares of message figures of all messages.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from dnsvigil.errors import UsageError
 from dnsvigil.store.schema import DNS_MESSAGES
 from dnsvigil.store.sql import SqlRunner
+from dnsvigil.traffic.detection import TimeWindow, instant_of_ns
 from dnsvigil.traffic.dns_names import qtype_to_text, rcode_to_text
 
 SIZE_BIN_BYTES = 16
@@ -31,7 +32,6 @@ FINE_BUCKET_MAX_SPAN = timedelta(days=2)
 """Spans up to this long are cut into 5-minute buckets, longer ones into hours (a few hundred bars)."""
 
 NXDOMAIN = 3
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TABLE = DNS_MESSAGES.name
 
 
@@ -263,25 +263,6 @@ class TrafficOverview:
         return _ratio(self.malformed, self.messages)
 
 
-def _from_epoch_ns(nanoseconds: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=nanoseconds // 1000)
-
-
-def _window(start: datetime | None, end: datetime | None) -> tuple[str, list[object]]:
-    conditions = ["TRUE"]
-    params: list[object] = []
-    for moment, condition, name in ((start, "ts >= ?", "start"), (end, "ts < ?", "end")):
-        if moment is None:
-            continue
-        if moment.tzinfo is None:
-            raise UsageError(f"the {name} of the window, {moment}, has no time zone", hint="give it in UTC")
-        conditions.append(condition)
-        params.append(moment)
-    if start is not None and end is not None and start >= end:
-        raise UsageError(f"the window starts ({start}) at or after it ends ({end})", hint="swap them")
-    return " AND ".join(conditions), params
-
-
 def _choose_bucket(first_seen: datetime | None, last_seen: datetime | None) -> int:
     if first_seen is None or last_seen is None or last_seen - first_seen <= FINE_BUCKET_MAX_SPAN:
         return FINE_BUCKET_SECONDS
@@ -353,7 +334,7 @@ def compute_overview(
         raise UsageError(f"top must be at least 1, got {top}", hint="ask for 10 or so")
     if bucket_seconds is not None and bucket_seconds < 1:
         raise UsageError(f"bucket_seconds must be at least 1, got {bucket_seconds}", hint="try 300 or 3600")
-    where, params = _window(start, end)
+    where, params = TimeWindow(start, end).where()
 
     def query(sql: str, *extra: object) -> list[dict[str, Any]]:
         # The window comes first in the text, so its parameters bind before the query's own.
@@ -362,8 +343,8 @@ def compute_overview(
         return rows
 
     (totals,) = query(_TOTALS_SQL)
-    first_seen = None if totals["first_ns"] is None else _from_epoch_ns(totals["first_ns"])
-    last_seen = None if totals["last_ns"] is None else _from_epoch_ns(totals["last_ns"])
+    first_seen = None if totals["first_ns"] is None else instant_of_ns(totals["first_ns"])
+    last_seen = None if totals["last_ns"] is None else instant_of_ns(totals["last_ns"])
     bucket = bucket_seconds or _choose_bucket(first_seen, last_seen)
     queries, responses = totals["queries"], totals["responses"]
 
@@ -377,7 +358,7 @@ def compute_overview(
     bucket_ns = bucket * 1_000_000_000
     volume = tuple(
         VolumePoint(
-            _from_epoch_ns(r["bucket_ns"]), r["transport"], r["ip_version"], r["queries"], r["responses"]
+            instant_of_ns(r["bucket_ns"]), r["transport"], r["ip_version"], r["queries"], r["responses"]
         )
         for r in query(_VOLUME_SQL, bucket_ns, bucket_ns)
     )

@@ -1,0 +1,174 @@
+"""`DDOS.QUERY_FLOOD`: sources, or networks of sources, sending queries far above the usual rate.
+
+The baseline is learnt from the traffic itself: over every (source, window) of the span analysed, the
+median of the query counts and their median absolute deviation (MAD), robust to the few flooding sources
+they are meant to expose. A source's window is a flood when its count lies more than `mad_k` scaled MADs
+above the median (a robust z-score; a MAD below one query counts as one, as counts are whole numbers)
+and its rate reaches `min_qps`, an absolute floor under which no rate is a flood however unusual.
+
+Networks are judged the same way, against their own baseline, at the prefixes response-rate limiting
+keys on: /24 for IPv4, /56 for IPv6. A network is reported only in windows where none of its addresses
+was reported alone: it is how a flood spread over many addresses of one network shows.
+Medians are t-digest estimates (DuckDB's `approx_quantile`), so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from dnsvigil.findings import Finding, FindingCode, Severity, SubjectType, register_code
+from dnsvigil.store.sql import SqlRunner
+from dnsvigil.traffic.detection import (
+    MAD_TO_SIGMA,
+    Crossing,
+    Row,
+    TimeWindow,
+    crossings_evidence,
+    episodes,
+    instant_of_ns,
+    window_number_sql,
+)
+from dnsvigil.traffic.rssac002 import ipv6_prefix64_sql
+
+DETECTOR = "traffic.query_flood"
+
+QUERY_FLOOD = register_code(
+    FindingCode(
+        "DDOS.QUERY_FLOOD",
+        "Query flood from a source or network",
+        "A source address, or a /24 (IPv4) or /56 (IPv6) network, sent queries at a rate far above the "
+        "baseline learnt from all sources and above an absolute floor: a direct query flood.",
+    )
+)
+
+
+def _prefix_sql(column: str) -> str:
+    """SQL for the /24 (IPv4) or /56 (IPv6) network of an address text column: `192.0.2.0/24`."""
+    groups = ipv6_prefix64_sql(column)
+    fourth = f"lpad(split_part({groups}, ':', 4), 4, '0')"
+    ipv6 = (
+        f"split_part({groups}, ':', 1) || ':' || split_part({groups}, ':', 2) || ':' ||"
+        f" split_part({groups}, ':', 3) || ':' || regexp_replace(left({fourth}, 2) || '00', '^0+(.)', '\\1')"
+        " || '::/56'"
+    )
+    return (
+        f"CASE WHEN {column} LIKE '%:%' THEN {ipv6} ELSE regexp_replace({column}, '\\.[0-9]+$', '.0/24') END"
+    )
+
+
+_QUERIES_SQL = (
+    "SELECT ts, {bucket} AS bucket, src_addr, dst_addr, qname, {prefix} AS prefix FROM dns_messages"
+    " WHERE {where} AND NOT qr"
+)
+
+_WINDOWS_SQL = """
+WITH queries AS ({queries}),
+counts AS (
+    SELECT level, entity, prefix, bucket, count(*) AS queries, approx_count_distinct(src_addr) AS addresses,
+           epoch_ns(min(ts)) AS first_ns, epoch_ns(max(ts)) AS last_ns
+    FROM (SELECT *, 'address' AS level, src_addr AS entity FROM queries
+          UNION ALL SELECT *, 'prefix' AS level, prefix AS entity FROM queries)
+    GROUP BY level, entity, prefix, bucket),
+medians AS (SELECT level, approx_quantile(queries, 0.5)::DOUBLE AS median FROM counts GROUP BY level),
+baselines AS (
+    SELECT level, median, approx_quantile(abs(queries - median), 0.5)::DOUBLE AS mad
+    FROM counts JOIN medians USING (level) GROUP BY level, median)
+SELECT counts.*, median, mad FROM counts JOIN baselines USING (level)
+WHERE queries >= ? AND queries >= median + ? * greatest({sigma} * mad, 1.0)
+"""
+
+_DETAILS_SQL = """
+SELECT {column} AS value, count(*) AS queries FROM ({queries}) WHERE {level} = ?
+GROUP BY value ORDER BY queries DESC, value LIMIT ?
+"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryFloodDetector:
+    """Finds sources and networks whose query rate is far above the baseline and above a floor.
+
+    Attributes:
+        window_seconds: width of a counting window.
+        min_qps: queries per second a source or network must reach (the absolute floor).
+        mad_k: scaled MADs above the median count that a window's count must lie.
+        top: query names and destinations kept in the evidence.
+    """
+
+    window_seconds: int
+    min_qps: int
+    mad_k: int
+    top: int = 5
+
+    def __post_init__(self) -> None:
+        if min(self.window_seconds, self.min_qps, self.mad_k) < 1:
+            raise ValueError(f"{self!r}: window, rate and MAD multiple must be at least 1")
+
+    def detect(self, runner: SqlRunner, window: TimeWindow) -> list[Finding]:
+        """The query floods in `window`, one finding per source or network and run of flagged windows."""
+        queries, params = self._queries_sql(window)
+        sql = _WINDOWS_SQL.format(queries=queries, sigma=MAD_TO_SIGMA)
+        rows: list[Row] = runner.arrow(
+            sql, [*params, self.min_qps * self.window_seconds, self.mad_k]
+        ).to_pylist()
+        alone = {(row["prefix"], row["bucket"]) for row in rows if row["level"] == "address"}
+        flagged = [
+            row for row in rows if row["level"] == "address" or (row["entity"], row["bucket"]) not in alone
+        ]
+        runs = episodes(flagged, key=lambda row: f"{row['level']} {row['entity']}")
+        return sorted(
+            (self._finding(runner, run) for run in runs),
+            key=lambda finding: (finding.subject, finding.first_seen),
+        )
+
+    def _queries_sql(self, window: TimeWindow) -> tuple[str, list[object]]:
+        where, params = window.where()
+        sql = _QUERIES_SQL.format(
+            bucket=window_number_sql(self.window_seconds), prefix=_prefix_sql("src_addr"), where=where
+        )
+        return sql, params
+
+    def _crossings(self, row: Row) -> list[Crossing]:
+        sigma = max(MAD_TO_SIGMA * row["mad"], 1.0)
+        return [
+            Crossing("query_flood_min_qps", self.min_qps, row["queries"] / self.window_seconds),
+            Crossing("traffic_baseline_mad_k", self.mad_k, (row["queries"] - row["median"]) / sigma),
+        ]
+
+    def _finding(self, runner: SqlRunner, run: list[Row]) -> Finding:
+        level, entity = str(run[0]["level"]), str(run[0]["entity"])
+        peak = max(run, key=lambda row: (row["queries"], -row["bucket"]))
+        first_seen = instant_of_ns(min(row["first_ns"] for row in run))
+        last_seen = instant_of_ns(max(row["last_ns"] for row in run))
+        queries, params = self._queries_sql(TimeWindow(first_seen, last_seen + timedelta(microseconds=1)))
+        column = "src_addr" if level == "address" else "prefix"
+
+        def top(of: str) -> list[Row]:
+            details = _DETAILS_SQL.format(column=of, queries=queries, level=column)
+            rows: list[Row] = runner.arrow(details, [*params, entity, self.top]).to_pylist()
+            return rows
+
+        return Finding(
+            code=QUERY_FLOOD.code,
+            subject_type=SubjectType.IP,
+            subject=entity,
+            severity=Severity.HIGH,
+            # A network may be many ordinary users behind one prefix; one address flooding is clearer.
+            confidence=0.8 if level == "address" else 0.6,
+            first_seen=first_seen,
+            last_seen=last_seen,
+            detector=DETECTOR,
+            evidence={
+                "level": level,
+                "addresses": max(row["addresses"] for row in run),
+                "window_seconds": self.window_seconds,
+                "windows": len(run),
+                "queries": sum(row["queries"] for row in run),
+                "peak_qps": round(peak["queries"] / self.window_seconds, 3),
+                "baseline_median_queries": peak["median"],
+                "baseline_mad_queries": peak["mad"],
+                "top_names": top("qname"),
+                "targets": top("dst_addr"),
+                "thresholds": crossings_evidence(self._crossings(peak)),
+            },
+        )
