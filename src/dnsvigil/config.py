@@ -150,6 +150,40 @@ SETTINGS: tuple[Setting, ...] = (
         "DNSVIGIL_DGA_DATA",
         "Folder of labelled names for `dga train` and `dga eval` (dga/dga_domains.csv and benign/).",
     ),
+    Setting(
+        "abuse_min_population",
+        "1000",
+        "DNSVIGIL_ABUSE_MIN_POPULATION",
+        "Smallest denominator (domains) for an abuse rate to be ranked; smaller registrars and TLDs are "
+        "listed but not ranked.",
+    ),
+    Setting(
+        "abuse_confidence",
+        "0.95",
+        "DNSVIGIL_ABUSE_CONFIDENCE",
+        "Confidence level of abuse-rate intervals (Wilson for proportions, exact Poisson per domains under "
+        "management).",
+    ),
+    Setting(
+        "abuse_alpha",
+        "0.01",
+        "DNSVIGIL_ABUSE_ALPHA",
+        "Significance level per month of the ABUSE.DISPROPORTIONATE test (one-sided binomial, Bonferroni "
+        "over the registrars tested).",
+    ),
+    Setting(
+        "abuse_min_malicious",
+        "10",
+        "DNSVIGIL_ABUSE_MIN_MALICIOUS",
+        "Malicious registrations a registrar needs in a month before ABUSE.DISPROPORTIONATE tests it.",
+    ),
+    Setting(
+        "abuse_min_ratio",
+        "3",
+        "DNSVIGIL_ABUSE_MIN_RATIO",
+        "How many times its share of domains under management a registrar's share of malicious "
+        "registrations must reach for ABUSE.DISPROPORTIONATE.",
+    ),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}

@@ -231,3 +231,35 @@ TABLES: dict[str, TableSchema] = {
         ABUSE_LISTINGS,
     )
 }
+
+ABUSE_RATES = TableSchema(
+    name="abuse_rates",
+    version=1,
+    time_column="period_start",
+    # A rerun on grown data (or with other settings) appends rows with the same rate_id, later computed_at.
+    latest_by=("rate_id", "computed_at"),
+    schema=pa.schema(
+        [
+            pa.field("rate_id", pa.string(), nullable=False),
+            pa.field("computed_at", _UTC_NS, nullable=False),
+            pa.field("period_kind", _LOW_CARDINALITY, nullable=False),
+            pa.field("period_start", pa.date32(), nullable=False),
+            pa.field("entity_type", _LOW_CARDINALITY, nullable=False),
+            pa.field("entity", pa.string(), nullable=False),
+            pa.field("entity_name", pa.string(), nullable=True),
+            pa.field("denominator", _LOW_CARDINALITY, nullable=False),
+            pa.field("threat", _LOW_CARDINALITY, nullable=False),
+            pa.field("abused", pa.int64(), nullable=False),
+            pa.field("population", pa.int64(), nullable=False),
+            pa.field("rate_per_10k", pa.float64(), nullable=False),
+            pa.field("low_per_10k", pa.float64(), nullable=False),
+            pa.field("high_per_10k", pa.float64(), nullable=False),
+            pa.field("interval", _LOW_CARDINALITY, nullable=False),
+            pa.field("confidence", pa.float64(), nullable=False),
+            pa.field("ranked", pa.bool_(), nullable=False),
+            pa.field("rank", pa.int32(), nullable=True),
+        ],
+        metadata=_metadata("abuse_rates", 1),
+    ),
+)
+TABLES[ABUSE_RATES.name] = ABUSE_RATES

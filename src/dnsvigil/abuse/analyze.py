@@ -1,0 +1,98 @@
+"""Run the registration-abuse analyses over a warehouse and keep their results.
+
+The analyses are pure over a SQL runner; this module supplies a warehouse's, commits the rates to the
+`abuse_rates` table and the findings to `findings`, so that `dnsvigil abuse analyze` and later callers (the
+demo, the web layer) run exactly the same thing. Storing is idempotent: the same results from the same
+data and settings are stored once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dnsvigil.abuse.concentration import PeriodConcentration, concentration_by_month
+from dnsvigil.abuse.disproportion import DisproportionSettings, find_disproportionate
+from dnsvigil.abuse.mitigation import MitigationSummary, summarise, timelines
+from dnsvigil.abuse.rates import RateSettings, compute_rates
+from dnsvigil.abuse.sources import Window, find_window
+from dnsvigil.findings import Finding
+from dnsvigil.store.engine import DuckDBEngine
+from dnsvigil.store.findings_store import store_findings
+from dnsvigil.store.schema import ABUSE_RATES
+from dnsvigil.store.warehouse import Warehouse
+
+
+@dataclass(frozen=True, slots=True)
+class AbuseAnalysis:
+    """Everything one run computed, and how much of it was new to the warehouse."""
+
+    window: Window
+    rates: pa.Table
+    concentration: tuple[PeriodConcentration, ...]
+    mitigation: tuple[MitigationSummary, ...]
+    findings: tuple[Finding, ...]
+    stored_rates: int
+    stored_findings: int
+
+
+def analyze_and_store(
+    warehouse: Warehouse,
+    rate_settings: RateSettings,
+    disproportion_settings: DisproportionSettings,
+    *,
+    period: str | None = None,
+) -> AbuseAnalysis:
+    """Compute the rates, concentration, mitigation and findings of `period` (YYYY-MM, else every month
+    with listings) and commit the rates and findings.
+
+    Raises:
+        UsageError: `period` is not a month.
+        DnsvigilError: there are no abuse listings (in `period`).
+    """
+    engine = DuckDBEngine(warehouse)
+    try:
+        window = find_window(engine, period)
+        rates = compute_rates(engine, window, rate_settings, computed_at=datetime.now(UTC))
+        concentration = concentration_by_month(engine, window)
+        mitigation = summarise(timelines(engine, window))
+        findings = find_disproportionate(engine, window, disproportion_settings)
+    finally:
+        engine.close()
+    settings = (
+        f"confidence={rate_settings.confidence} min_population={rate_settings.min_population}"
+        f" alpha={disproportion_settings.alpha} min_malicious={disproportion_settings.min_malicious}"
+        f" min_ratio={disproportion_settings.min_ratio}"
+    )
+    return AbuseAnalysis(
+        window=window,
+        rates=rates,
+        concentration=tuple(concentration),
+        mitigation=tuple(mitigation),
+        findings=tuple(findings),
+        stored_rates=store_rates(warehouse, rates, run=f"abuse.rates {settings}"),
+        stored_findings=store_findings(warehouse, findings, run=f"abuse.disproportion {settings}"),
+    )
+
+
+def store_rates(warehouse: Warehouse, rates: pa.Table, *, run: str) -> int:
+    """Commit `rates` to `abuse_rates`; return the rows stored (0 when the same rates are already there).
+
+    The commit's identity is the rates' content without their `computed_at`, so that a rerun on unchanged
+    data stores nothing, while a rerun on grown data supersedes the rows it recomputes.
+    """
+    if rates.num_rows == 0:
+        return 0
+    rates = rates.sort_by("rate_id")
+    digest = hashlib.sha256(f"abuse_rates\0{run}\0".encode())
+    digest.update(repr(rates.drop_columns(["computed_at"]).to_pydict()).encode())
+    with warehouse.begin(ABUSE_RATES.name) as write:
+        days = pc.unique(rates.column("period_start")).to_pylist()
+        for day in sorted(days):
+            rows = rates.filter(pc.equal(rates.column("period_start"), pa.scalar(day, pa.date32())))
+            write.write(rows.cast(ABUSE_RATES.schema), day.isoformat())
+        return rates.num_rows if write.commit(digest.hexdigest(), origin=run) else 0
