@@ -53,7 +53,7 @@ MISSING_READER = (
     "The benchmark needs src/dnsvigil/ingest/capture_file.py (read_capture), "
     "src/dnsvigil/ingest/dns_wire.py (decode_messages) and the `dnsvigil ingest pcap` command.\n"
     "Run with --allow-missing (or --tools tshark,dpkt) to measure the other tools alone; the results then "
-    "go to benchmarks/work/RESULTS-partial.md."
+    "go to benchmarks/scratch/RESULTS-partial.md."
 )
 
 
@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
             "DNS traffic,\nand write the figures, ratios, machine and versions as Markdown.\n\n"
             "1. The capture: Knot DNS (knotd) serves a generated zone on 127.0.0.1, dnsperf queries it over\n"
             "   UDP and TCP (realistic qtype mix, ~10% NXDOMAIN), dumpcap records 'lo'. It is cached under\n"
-            "   benchmarks/work/ and, if short, its records are repeated up to the message count asked for.\n"
+            "   benchmarks/scratch/ and, if short, its records are repeated up to the message count asked.\n"
             "2. The tools, on the same file: dnsvigil's reader (read_capture + decode_messages, one core,\n"
             "   numba warmed up on a small sample first), `dnsvigil ingest pcap` to Parquet (every core),\n"
             "   tshark -T fields and a dpkt loop (one core each), extracting the same fields.\n"
@@ -76,11 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "examples:\n"
             "  .venv/bin/python benchmarks/ingest.py --repeat 3  # 1M messages; benchmarks/RESULTS.md\n"
-            "  .venv/bin/python benchmarks/ingest.py --quick     # 100k messages in ~20 s; work/\n"
+            "  .venv/bin/python benchmarks/ingest.py --quick     # 100k messages in ~20 s; scratch/\n"
             "  .venv/bin/python benchmarks/ingest.py --tools reader,tshark --rebuild\n\n"
             "output: benchmarks/RESULTS.md only after a default-size run in which every tool was measured\n"
-            "(commit it); otherwise work/RESULTS-quick.md or work/RESULTS-partial.md. Every figure of the\n"
-            "last run is in work/last-run.json; the last recording's logs in work/knot-run/.\n\n"
+            "(commit it); otherwise scratch/RESULTS-quick.md or scratch/RESULTS-partial.md. Every figure\n"
+            "of the last run is in scratch/last-run.json; the last recording's logs in scratch/knot-run/.\n\n"
             "needs: Debian's knot, dnsperf, tshark and wireshark-common (dumpcap), util-linux (taskset),\n"
             "the test extras (dpkt); root, or dumpcap allowed to capture on 'lo'.\n\n"
             "exit status: 0 when every tool asked for was measured; 1 when one failed or the capture could\n"
@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
-    add("--quick", action="store_true", help="a 100,000-message capture; results go to work/RESULTS-quick.md")
+    add("--quick", action="store_true", help="a 100,000-message capture; results in scratch/RESULTS-quick.md")
     add("--messages", type=int, metavar="N", help="a capture of at least N messages (default 1,000,000)")
     add("--rebuild", action="store_true", help="record the capture anew even when a cached one fits")
     add("--tools", default=",".join(TOOLS), help=f"comma-separated subset of {','.join(TOOLS)} (default all)")
@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the extra row: ingest the capture repeated N times in time (default 10; 1 skips it)",
     )
     add("--timeout", type=float, default=600, metavar="S", help="limit per tool run in seconds (default 600)")
-    add("--work", type=Path, default=BENCHMARKS / "work", help="cache and scratch folder (benchmarks/work)")
+    add("--work", type=Path, default=BENCHMARKS / "scratch", help="cache and scratch folder")
     add("--results", type=Path, metavar="FILE", help="write the Markdown results here instead")
     add(
         "--allow-missing",

@@ -210,8 +210,8 @@ def method_notes(results: dict[str, Measurement], context: dict[str, Any]) -> li
         "- One-core tools run under `taskset -c 0`; the ingest command runs unpinned on every core.",
         f"- dnsvigil reads the capture in chunks of {context['chunk']}, reader and ingest command alike.",
         f"- {context['repeat']} round(s) of every tool, interleaved; each figure is the tool's fastest round "
-        f"(all rounds in `work/last-run.json`). Machine load: {context['load']}; other work on the machine "
-        "during the run slows every tool and makes the figures noisier.",
+        f"(all rounds in `scratch/last-run.json`). Machine load: {context['load']}; other work on the "
+        "machine during the run slows every tool and makes the figures noisier.",
         "- Messages/s divides the messages each tool itself reported by its time: for the reader and dpkt, "
         "the read loop inside the child (interpreter start and imports excluded); for tshark and the ingest "
         "command, the wall time of the whole command.",
