@@ -16,6 +16,7 @@ from dnsvigil.dga.alphabet import encode_labels
 from dnsvigil.dga.attribution import (
     NGRAM_BITS,
     RANGE_QUANTILES,
+    STORED_WEIGHT_DTYPE,
     UNKNOWN,
     FamilyModel,
     sparse_design,
@@ -49,7 +50,8 @@ def fit_family_model(train: NameSet, validation: NameSet, detector: Detector, *,
     classifier.fit(design, modelled.families)
     if tuple(classifier.classes_) != families:
         raise AssertionError("scikit-learn reordered the family classes")
-    weights = classifier.coef_.T.astype(np.float32)
+    # Rounded to the precision the artifact stores, so the calibration below sees the shipped weights.
+    weights = classifier.coef_.T.astype(STORED_WEIGHT_DTYPE).astype(np.float32)
     low, high = _usual_ranges(dense, modelled.families, families)
     model = FamilyModel(
         families,

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from dnsvigil.dga.alphabet import EncodedLabels, encode_labels
 from dnsvigil.dga.artifact import read_artifact, write_artifact
-from dnsvigil.dga.attribution import FamilyModel
+from dnsvigil.dga.attribution import STORED_WEIGHT_DTYPE, FamilyModel
 from dnsvigil.dga.charngrams import linear_scores
 from dnsvigil.dga.features import dense_features
 from dnsvigil.dga.names import NameParts, Rejection, parse_name, parse_names
@@ -269,8 +269,9 @@ def _to_arrays(model: DgaModel) -> tuple[dict[str, Any], dict[str, npt.NDArray[A
     }
     for field in ("feature", "threshold", "left", "value", "missing_left", "roots"):
         arrays[f"trees_{field}"] = getattr(trees, field)
-    for field in ("ngram_weights", "extra_weights", "bias", "dense_mean", "dense_scale", "low", "high"):
+    for field in ("extra_weights", "bias", "dense_mean", "dense_scale", "low", "high"):
         arrays[f"family_{field}"] = getattr(families, field)
+    arrays["family_ngram_weights"] = families.ngram_weights.astype(STORED_WEIGHT_DTYPE)
     return header, arrays
 
 
@@ -286,7 +287,7 @@ def _from_arrays(header: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]) ->
     )
     families = FamilyModel(
         families=tuple(str(family) for family in header["families"]),
-        ngram_weights=arrays["family_ngram_weights"],
+        ngram_weights=arrays["family_ngram_weights"].astype(np.float32),
         extra_weights=arrays["family_extra_weights"],
         bias=arrays["family_bias"],
         dense_mean=arrays["family_dense_mean"],
