@@ -168,14 +168,15 @@ SETTINGS: tuple[Setting, ...] = (
         "abuse_alpha",
         "0.01",
         "DNSVIGIL_ABUSE_ALPHA",
-        "Significance level per month of the ABUSE.DISPROPORTIONATE test (one-sided binomial, Bonferroni "
-        "over the registrars tested).",
+        "Significance level per month of the ABUSE.DISPROPORTIONATE test (one-sided binomial) and the "
+        "ABUSE.REGISTRAR_SHIFT / TLD_SHIFT tests (two-sided Fisher exact), Bonferroni over those tested.",
     ),
     Setting(
         "abuse_min_malicious",
         "10",
         "DNSVIGIL_ABUSE_MIN_MALICIOUS",
-        "Malicious registrations a registrar needs in a month before ABUSE.DISPROPORTIONATE tests it.",
+        "Malicious registrations a registrar needs in a month before ABUSE.DISPROPORTIONATE tests it, and "
+        "a registrar or TLD needs in two consecutive months before the shift tests test it.",
     ),
     Setting(
         "abuse_min_ratio",
@@ -183,6 +184,13 @@ SETTINGS: tuple[Setting, ...] = (
         "DNSVIGIL_ABUSE_MIN_RATIO",
         "How many times its share of domains under management a registrar's share of malicious "
         "registrations must reach for ABUSE.DISPROPORTIONATE.",
+    ),
+    Setting(
+        "abuse_min_share_change",
+        "0.1",
+        "DNSVIGIL_ABUSE_MIN_SHARE_CHANGE",
+        "Smallest month-to-month change of a registrar's or TLD's share of malicious registrations (0-1) "
+        "reported as ABUSE.REGISTRAR_SHIFT / TLD_SHIFT.",
     ),
 )
 

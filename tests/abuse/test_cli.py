@@ -101,6 +101,9 @@ def test_analyze_stores_rates_and_findings_once(home: Path) -> None:
         if item["entity_type"] == "registrar" and item["threat"] == "security"
     )
     assert (registrars["top"], registrars["hhi"]) == ([["1068", 4], ["146", 1]], pytest.approx(80**2 + 20**2))
+    shares = {(row["entity_type"], row["entity"]): row["malicious"] for row in result["flocking"]["shares"]}
+    assert shares == {("registrar", "1068"): 4, ("tld", "com"): 4}  # registered in January, listed
+    assert result["flocking"]["flows"] == []  # nothing registered in December to compare with
     overall = next(item for item in result["mitigation"] if item["entity_type"] == "all")
     # shop-online24.com left the zone on the 12th (10 days); example.com was on hold when seen on the 5th.
     assert (overall["listed"], overall["by_method"]) == (6, {"hold": 1, "zone": 1})

@@ -17,14 +17,62 @@ import pyarrow.compute as pc
 
 from dnsvigil.abuse.concentration import PeriodConcentration, concentration_by_month
 from dnsvigil.abuse.disproportion import DisproportionSettings, find_disproportionate
+from dnsvigil.abuse.flocking import Flocking, ShiftSettings, find_flocking
 from dnsvigil.abuse.mitigation import MitigationSummary, summarise, timelines
 from dnsvigil.abuse.rates import RateSettings, compute_rates
 from dnsvigil.abuse.sources import Window, find_window
+from dnsvigil.config import read_int, read_share
+from dnsvigil.errors import UsageError
 from dnsvigil.findings import Finding
 from dnsvigil.store.engine import DuckDBEngine
 from dnsvigil.store.findings_store import store_findings
 from dnsvigil.store.schema import ABUSE_RATES
 from dnsvigil.store.warehouse import Warehouse
+
+
+@dataclass(frozen=True, slots=True)
+class AbuseSettings:
+    """The thresholds of every analysis, as one value."""
+
+    rates: RateSettings
+    disproportion: DisproportionSettings
+    shifts: ShiftSettings
+
+    @classmethod
+    def from_settings(cls, min_population: str | None = None) -> AbuseSettings:
+        """The thresholds in force (environment, else the documented defaults).
+
+        Raises:
+            UsageError: a setting holds a value out of its range.
+        """
+        alpha = read_share("abuse_alpha")
+        min_malicious = read_int("abuse_min_malicious", minimum=1)
+        try:
+            return cls(
+                RateSettings(
+                    confidence=read_share("abuse_confidence"),
+                    min_population=read_int("abuse_min_population", min_population, minimum=1),
+                ),
+                DisproportionSettings(
+                    alpha=alpha,
+                    min_malicious=min_malicious,
+                    min_ratio=float(read_int("abuse_min_ratio", minimum=1)),
+                ),
+                ShiftSettings(
+                    alpha=alpha, min_malicious=min_malicious, min_change=read_share("abuse_min_share_change")
+                ),
+            )
+        except ValueError as error:
+            raise UsageError(f"abuse settings: {error}") from None
+
+    def describe(self) -> str:
+        """The thresholds as text, part of each stored result's identity."""
+        rates, disproportion, shifts = self.rates, self.disproportion, self.shifts
+        return (
+            f"confidence={rates.confidence} min_population={rates.min_population}"
+            f" alpha={disproportion.alpha} min_malicious={disproportion.min_malicious}"
+            f" min_ratio={disproportion.min_ratio} min_share_change={shifts.min_change}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,20 +83,17 @@ class AbuseAnalysis:
     rates: pa.Table
     concentration: tuple[PeriodConcentration, ...]
     mitigation: tuple[MitigationSummary, ...]
+    flocking: Flocking
     findings: tuple[Finding, ...]
     stored_rates: int
     stored_findings: int
 
 
 def analyze_and_store(
-    warehouse: Warehouse,
-    rate_settings: RateSettings,
-    disproportion_settings: DisproportionSettings,
-    *,
-    period: str | None = None,
+    warehouse: Warehouse, settings: AbuseSettings, *, period: str | None = None
 ) -> AbuseAnalysis:
-    """Compute the rates, concentration, mitigation and findings of `period` (YYYY-MM, else every month
-    with listings) and commit the rates and findings.
+    """Compute the rates, concentration, mitigation, flocking and findings of `period` (YYYY-MM, else every
+    month with listings) and commit the rates and findings.
 
     Raises:
         UsageError: `period` is not a month.
@@ -57,25 +102,24 @@ def analyze_and_store(
     engine = DuckDBEngine(warehouse)
     try:
         window = find_window(engine, period)
-        rates = compute_rates(engine, window, rate_settings, computed_at=datetime.now(UTC))
+        rates = compute_rates(engine, window, settings.rates, computed_at=datetime.now(UTC))
         concentration = concentration_by_month(engine, window)
         mitigation = summarise(timelines(engine, window))
-        findings = find_disproportionate(engine, window, disproportion_settings)
+        disproportionate = find_disproportionate(engine, window, settings.disproportion)
+        flocking = find_flocking(engine, window, settings.shifts)
     finally:
         engine.close()
-    settings = (
-        f"confidence={rate_settings.confidence} min_population={rate_settings.min_population}"
-        f" alpha={disproportion_settings.alpha} min_malicious={disproportion_settings.min_malicious}"
-        f" min_ratio={disproportion_settings.min_ratio}"
-    )
+    described = settings.describe()
+    findings = (*disproportionate, *flocking.findings)
     return AbuseAnalysis(
         window=window,
         rates=rates,
         concentration=tuple(concentration),
         mitigation=tuple(mitigation),
-        findings=tuple(findings),
-        stored_rates=store_rates(warehouse, rates, run=f"abuse.rates {settings}"),
-        stored_findings=store_findings(warehouse, findings, run=f"abuse.disproportion {settings}"),
+        flocking=flocking,
+        findings=findings,
+        stored_rates=store_rates(warehouse, rates, run=f"abuse.rates {described}"),
+        stored_findings=store_findings(warehouse, findings, run=f"abuse.findings {described}"),
     )
 
 

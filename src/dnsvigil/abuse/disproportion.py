@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from scipy.stats import binom  # type: ignore[import-untyped]
 
-from dnsvigil.abuse.sources import Window, listed_ctes, real_registrar, registrar_names
+from dnsvigil.abuse.sources import Window, listed_ctes, month_span, real_registrar, registrar_names
 from dnsvigil.findings import Finding, FindingCode, Severity, SubjectType, register_code
 from dnsvigil.store.sql import SqlRunner
 
@@ -69,24 +69,22 @@ def find_disproportionate(
     """The `ABUSE.DISPROPORTIONATE` findings of each month of the window, by month and registrar."""
     rows = runner.arrow(
         f"""WITH {listed_ctes("month")},
-legitimate AS (SELECT DISTINCT domain FROM abuse_listings
-  WHERE abused_legitimate AND observed >= $1::DATE AND observed < $2::DATE),
 dum AS (
   SELECT month, tld::VARCHAR AS tld, registrar_iana_id AS registrar, total_domains
   FROM domains_under_management
   WHERE month >= $1::DATE AND month < $2::DATE AND {real_registrar("registrar_iana_id")}
 ),
 managed AS (SELECT month, registrar, sum(total_domains)::BIGINT AS managed FROM dum GROUP BY ALL),
-malicious AS (
+listed_malicious AS (
   SELECT DISTINCT l.period_start AS month, r.registrar, l.domain, l.threat
-  FROM listed l JOIN registered r ON r.domain = l.domain
+  FROM listed l JOIN malicious USING (domain) JOIN registered r ON r.domain = l.domain
   JOIN dum d ON d.month = l.period_start AND d.tld = l.tld AND d.registrar = r.registrar
-  WHERE l.threat <> 'spam' AND l.domain NOT IN (SELECT domain FROM legitimate)
+  WHERE l.threat <> 'spam'
 )
 SELECT m.month, m.registrar::VARCHAR AS registrar, m.managed,
   list(DISTINCT x.domain ORDER BY x.domain) FILTER (WHERE x.domain IS NOT NULL) AS domains,
   list(x.threat) FILTER (WHERE x.domain IS NOT NULL) AS threats
-FROM managed m LEFT JOIN malicious x ON x.month = m.month AND x.registrar = m.registrar
+FROM managed m LEFT JOIN listed_malicious x ON x.month = m.month AND x.registrar = m.registrar
 WHERE m.managed > 0 GROUP BY ALL ORDER BY m.month, registrar""",
         [window.start, window.end],
     ).to_pylist()
@@ -109,8 +107,7 @@ def _test_month(
     if not tested:
         return []
     level = settings.alpha / len(tested)
-    start = datetime(month.year, month.month, 1, tzinfo=UTC)
-    end = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=UTC) - timedelta(seconds=1)
+    start, end = month_span(month)
     findings = []
     for row in tested:
         malicious = len(row["domains"])

@@ -10,7 +10,7 @@ registrar, by the fixed list or by the registrar list's own word, are never attr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Final, Literal
 
 from dnsvigil.abuse.registrars import NOT_REAL_REGISTRAR_IDS
@@ -28,6 +28,15 @@ DAAR was criticised for)."""
 
 def _next_month(day: date) -> date:
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def month_span(month: date) -> tuple[datetime, datetime]:
+    """The first and the last second (UTC) of the month holding `month`: a finding's time window."""
+    first = month.replace(day=1)
+    following = _next_month(first)
+    return datetime(first.year, first.month, 1, tzinfo=UTC), datetime(
+        following.year, following.month, 1, tzinfo=UTC
+    ) - timedelta(seconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +125,9 @@ def listed_ctes(kind: PeriodKind) -> str:
 
     - `listed(period_start, domain, tld, threat)`: each listed domain once per period and threat;
     - `tagged`: the same, plus each domain once more under the threat `security` when listed for any but spam;
-    - `registered(domain, tld, registrar, created)`: each registered domain's latest observation.
+    - `registered(domain, tld, registrar, created, nameservers)`: each registered domain's latest observation;
+    - `malicious(domain)`: the domains ever listed for a security threat (not spam) that no feed marks as an
+      abused legitimate domain: the maliciously registered ones, until the classifier decides better.
     """
     return f"""
 listed AS (
@@ -129,8 +140,12 @@ tagged AS (
 ),
 registered AS (
   SELECT domain, arg_max(tld::VARCHAR, observed) AS tld, arg_max(registrar_iana_id, observed) AS registrar,
-    arg_max(created, observed) AS created
+    arg_max(created, observed) AS created, arg_max(nameservers, observed) AS nameservers
   FROM registrations GROUP BY domain
+),
+malicious AS (
+  SELECT DISTINCT domain FROM abuse_listings WHERE NOT private_suffix AND threat <> 'spam'
+  EXCEPT SELECT domain FROM abuse_listings WHERE abused_legitimate
 )"""
 
 

@@ -10,14 +10,14 @@ import typer
 from rich.table import Table
 
 from dnsvigil.cli.context import HomeOption, JsonOption, QuietOption, common, stdout, step_progress
-from dnsvigil.config import find_setting, read_int, read_share
-from dnsvigil.errors import UsageError
+from dnsvigil.config import find_setting
 
 if TYPE_CHECKING:
     from dnsvigil.abuse.analyze import AbuseAnalysis
+    from dnsvigil.findings import Finding
 
 app = typer.Typer(
-    help="Registration abuse: rates per TLD and registrar, concentration, mitigation, disproportion.",
+    help="Registration abuse: rates per TLD and registrar, concentration, mitigation, flocking.",
     no_args_is_help=True,
 )
 SHOWN = 10
@@ -52,7 +52,11 @@ def analyze(
     registrar IDs that are no real registrar are left out. A registrar whose share of a month's malicious
     registrations far exceeds its share of domains under management becomes an ABUSE.DISPROPORTIONATE
     finding (one-sided binomial test, Bonferroni-corrected; settings abuse_alpha, abuse_min_malicious,
-    abuse_min_ratio). Running it again on the same data stores nothing new.
+    abuse_min_ratio). A registrar or TLD whose share of malicious registrations (by month of creation)
+    moves from one month to the next beyond chance becomes an ABUSE.REGISTRAR_SHIFT or ABUSE.TLD_SHIFT
+    finding (two-sided Fisher exact test, Bonferroni-corrected, at least abuse_min_share_change), with an
+    estimate of where the abuse went (or came from), corroborated by shared name servers. Running it again
+    on the same data stores nothing new.
 
     Examples:
 
@@ -63,30 +67,15 @@ def analyze(
     `dnsvigil query "SELECT entity_name, rate_per_10k, low_per_10k, high_per_10k FROM abuse_rates
     WHERE period_kind = 'month' AND denominator = 'dum' AND threat = 'security' AND ranked ORDER BY rank"`
     """
-    from dnsvigil.abuse.analyze import analyze_and_store
-    from dnsvigil.abuse.disproportion import DisproportionSettings
-    from dnsvigil.abuse.rates import RateSettings
+    from dnsvigil.abuse.analyze import AbuseSettings, analyze_and_store
     from dnsvigil.store.warehouse import Warehouse
 
     options = common(context, home=home, quiet=quiet or as_json)
-    try:
-        rate_settings = RateSettings(
-            confidence=read_share("abuse_confidence"),
-            min_population=read_int("abuse_min_population", min_population, minimum=1),
-        )
-        disproportion = DisproportionSettings(
-            alpha=read_share("abuse_alpha"),
-            min_malicious=read_int("abuse_min_malicious", minimum=1),
-            min_ratio=float(read_int("abuse_min_ratio", minimum=1)),
-        )
-    except ValueError as error:
-        if isinstance(error, UsageError):
-            raise
-        raise UsageError(f"abuse settings: {error}") from None
+    settings = AbuseSettings.from_settings(min_population)
     warehouse = Warehouse.open(options.home_path)
     with step_progress(options) as progress:
         progress("computing abuse rates, concentration and mitigation")
-        result = analyze_and_store(warehouse, rate_settings, disproportion, period=period)
+        result = analyze_and_store(warehouse, settings, period=period)
     if as_json:
         print(json.dumps(_to_json(result, str(options.home_path)), default=str, sort_keys=True))
     else:
@@ -163,6 +152,20 @@ def _to_json(result: AbuseAnalysis, home: str) -> dict[str, Any]:
             }
             for item in result.mitigation
         ],
+        "flocking": {
+            "shares": result.flocking.shares.to_pylist(),
+            "flows": [
+                {
+                    "month": flow.month.strftime("%Y-%m"),
+                    "entity_type": flow.entity_type,
+                    "from": flow.source,
+                    "to": flow.target,
+                    "share": flow.share,
+                    "linked_domains": flow.linked_domains,
+                }
+                for flow in result.flocking.flows
+            ],
+        },
         "findings": [finding.to_record() for finding in result.findings],
         "stored_findings": result.stored_findings,
     }
@@ -222,10 +225,25 @@ def _print(result: AbuseAnalysis, home: str) -> None:
             highlight=False,
         )
     for finding in result.findings:
-        evidence = finding.evidence
-        stdout.print(
+        stdout.print(_finding_line(finding), highlight=False)
+
+
+def _finding_line(finding: Finding) -> str:
+    """One line saying what a registration-abuse finding found."""
+    evidence = finding.evidence
+    if finding.code == "ABUSE.DISPROPORTIONATE":
+        return (
             f"{finding.code} {evidence['month']}: {evidence['registrar_name']} ({finding.subject}) holds "
             f"{evidence['malicious_share']:.1%} of malicious registrations, {evidence['managed_share']:.2%} "
-            f"of domains under management (p = {evidence['p_value']:.2g})",
-            highlight=False,
+            f"of domains under management (p = {evidence['p_value']:.2g})"
         )
+    entity_type = finding.subject_type.value
+    flows = evidence.get("went_to") or evidence.get("came_from") or []
+    towards = "to" if evidence["direction"] == "fall" else "from"
+    moved = ", ".join(f"{flow[entity_type]} {flow['share']:.0%}" for flow in flows[:3])
+    return (
+        f"{finding.code} {evidence['month']}: {evidence['entity_name'] or finding.subject} "
+        f"({finding.subject}) {evidence['direction']}s from {evidence['previous_share']:.0%} to "
+        f"{evidence['share']:.0%} of malicious registrations (p = {evidence['p_value']:.2g})"
+        + (f"; moved {towards} {moved}" if moved else "")
+    )
