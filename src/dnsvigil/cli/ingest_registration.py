@@ -7,18 +7,21 @@ import json
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from dnsvigil.cli.context import HomeOption, JsonOption, QuietOption, byte_progress, common, note, stdout
 from dnsvigil.config import read_int
-from dnsvigil.errors import InputError, UsageError
+from dnsvigil.errors import UsageError
 from dnsvigil.ingest.pipeline import expand_paths
-from dnsvigil.ingest.snapshot_day import check_tld, month_in_name, parse_day_option, snapshot_day
-from dnsvigil.ingest.table_ingest import Source, TableIngestSummary, ingest_sources
+from dnsvigil.ingest.snapshot_day import check_tld, parse_day_option
 from dnsvigil.store.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from dnsvigil.ingest.registration_plans import IngestPlan
+    from dnsvigil.ingest.table_ingest import TableIngestSummary
 
 PathsArgument = Annotated[
     list[Path],
@@ -61,22 +64,22 @@ class FeedFormatChoice(enum.StrEnum):
 
 def _run(
     context: typer.Context,
-    *,
-    table: str,
-    plan: Callable[[Path], Source],
-    hint: str,
+    build: Callable[[], IngestPlan],
     paths: list[Path],
+    *,
     home: str | None,
     quiet: bool,
     as_json: bool,
 ) -> None:
+    """Check the options (`build`), then ingest `paths` with a progress bar and print the summary."""
+    plan = build()
     options = common(context, home=home, quiet=quiet or as_json)
     files = expand_paths(paths)
     warehouse = Warehouse.open(options.home_path, create=True)
     total = sum(path.stat().st_size for path in files)
-    with byte_progress(options, f"ingest {table}", total) as progress:
+    with byte_progress(options, f"ingest {plan.table}", total) as progress:
         advance = (lambda count: progress.advance(progress.task_ids[0], count)) if progress else None
-        summary = ingest_sources(warehouse, files, table=table, plan=plan, hint=hint, progress=advance)
+        summary = plan.ingest(warehouse, files, advance)
     if as_json:
         print(json.dumps(summary.to_json(), sort_keys=True))
     else:
@@ -134,36 +137,16 @@ def zone(
 
     Example: `dnsvigil ingest zone czds/2024-01-02/com.txt.gz --json`
     """
-    from dnsvigil.ingest.snapshot_day import day_in_name, tld_in_name
-    from dnsvigil.ingest.zone_file import ZONE_FORMAT, zone_source
+    from dnsvigil.ingest.registration_plans import zone_plan
 
-    given_tld = check_tld(tld) if tld is not None else None
-    given_day = parse_day_option(day)
-    chunk_bytes = read_int("chunk_mib", minimum=1) << 20
+    def build() -> IngestPlan:
+        return zone_plan(
+            tld=check_tld(tld) if tld is not None else None,
+            day=parse_day_option(day),
+            chunk_bytes=read_int("chunk_mib", minimum=1) << 20,
+        )
 
-    def plan(path: Path) -> Source:
-        zone_tld = given_tld or tld_in_name(path)
-        if zone_tld is None:
-            raise InputError(f"{path}: the TLD is not in the file name", hint="name it with --tld")
-        zone_day = given_day or day_in_name(path)
-        if zone_day is None:
-            raise InputError(
-                f"{path}: no date in the file or folder name",
-                hint="give --day YYYY-MM-DD or name the file like com-20240102.txt.gz",
-            )
-        return zone_source(path, tld=zone_tld, day=zone_day, chunk_bytes=chunk_bytes)
-
-    hint = f"expected {ZONE_FORMAT} with NS records below the apex"
-    _run(
-        context,
-        table="zone_domains",
-        plan=plan,
-        hint=hint,
-        paths=paths,
-        home=home,
-        quiet=quiet,
-        as_json=as_json,
-    )
+    _run(context, build, paths, home=home, quiet=quiet, as_json=as_json)
 
 
 def _registrations(
@@ -175,20 +158,12 @@ def _registrations(
     quiet: bool,
     as_json: bool,
 ) -> None:
-    from dnsvigil.ingest.registration_data import CSV_FORMAT, RDAP_FORMAT, registration_source
+    from dnsvigil.ingest.registration_plans import registrations_plan
 
-    given = parse_day_option(day)
-
-    def plan(path: Path) -> Source:
-        return registration_source(path, fmt=fmt, observed=snapshot_day(path, given))
-
-    hint = f"expected {RDAP_FORMAT if fmt == 'rdap' else CSV_FORMAT}"
     _run(
         context,
-        table="registrations",
-        plan=plan,
-        hint=hint,
-        paths=paths,
+        lambda: registrations_plan(fmt=fmt, day=parse_day_option(day)),
+        paths,
         home=home,
         quiet=quiet,
         as_json=as_json,
@@ -250,20 +225,12 @@ def registrars(
 
     Example: `dnsvigil ingest registrars registrar-ids-2024-01-02.csv`
     """
-    from dnsvigil.ingest.registry_reports import REGISTRARS_FORMAT, registrars_source
+    from dnsvigil.ingest.registration_plans import registrars_plan
 
-    given = parse_day_option(day)
-
-    def plan(path: Path) -> Source:
-        return registrars_source(path, observed=snapshot_day(path, given))
-
-    hint = f"expected {REGISTRARS_FORMAT}"
     _run(
         context,
-        table="registrars",
-        plan=plan,
-        hint=hint,
-        paths=paths,
+        lambda: registrars_plan(day=parse_day_option(day)),
+        paths,
         home=home,
         quiet=quiet,
         as_json=as_json,
@@ -291,31 +258,12 @@ def dum(
 
     Example: `dnsvigil ingest dum reports/com-transactions-202401-en.csv`
     """
-    from dnsvigil.ingest.registry_reports import DUM_FORMAT, dum_source, report_tld
+    from dnsvigil.ingest.registration_plans import dum_plan
 
-    given_tld = check_tld(tld) if tld is not None else None
-    given_month = _parse_month(month)
+    def build() -> IngestPlan:
+        return dum_plan(tld=check_tld(tld) if tld is not None else None, month=_parse_month(month))
 
-    def plan(path: Path) -> Source:
-        report_month = given_month or month_in_name(path)
-        if report_month is None:
-            raise InputError(
-                f"{path}: no month in the file name",
-                hint="give --month YYYY-MM or keep the name <tld>-transactions-YYYYMM-en.csv",
-            )
-        return dum_source(path, tld=given_tld or report_tld(path), month=report_month)
-
-    hint = f"expected {DUM_FORMAT}"
-    _run(
-        context,
-        table="domains_under_management",
-        plan=plan,
-        hint=hint,
-        paths=paths,
-        home=home,
-        quiet=quiet,
-        as_json=as_json,
-    )
+    _run(context, build, paths, home=home, quiet=quiet, as_json=as_json)
 
 
 def _parse_month(text: str | None) -> date | None:
@@ -345,21 +293,12 @@ def feed(
 
     Example: `dnsvigil ingest feed --format urlhaus urlhaus-2024-01-02.csv --json`
     """
-    from dnsvigil.ingest.abuse_feeds import FeedFormat, feed_source
+    from dnsvigil.ingest.registration_plans import feed_plan
 
-    given = parse_day_option(day)
-    chosen: FeedFormat = fmt.value
-
-    def plan(path: Path) -> Source:
-        return feed_source(path, fmt=chosen, observed=snapshot_day(path, given))
-
-    hint = f"is it a {chosen} feed? choose the format with --format"
     _run(
         context,
-        table="abuse_listings",
-        plan=plan,
-        hint=hint,
-        paths=paths,
+        lambda: feed_plan(fmt=fmt.value, day=parse_day_option(day)),
+        paths,
         home=home,
         quiet=quiet,
         as_json=as_json,
