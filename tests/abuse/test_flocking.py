@@ -15,9 +15,11 @@ from tests.abuse.tables import AbuseRunner, listing, registrar, registration, ut
 FEBRUARY = Window.from_text("2024-02")
 
 
-def world(months: dict[tuple[int, int], dict[tuple[int, str], int]], servers: dict[int, str]) -> AbuseRunner:
-    """`months[(year, month)][(registrar, tld)]` malicious domains created that month; registrar r's
-    domains use the name server `servers[r]`. A domain of registrar 10 created in February is listed as an
+def world(
+    months: dict[tuple[int, int], dict[tuple[int, str], int]], servers: dict[int, str], *, batch: int = 1
+) -> AbuseRunner:
+    """`months[(year, month)][(registrar, tld)]` malicious domains created that month, in batches of `batch`
+    (same day and name servers); registrar r's domains use the name server `servers[r]`. A domain of registrar 10 created in February is listed as an
     abused legitimate one (compromised, not malicious)."""
     listings = [listing("shop.com", abused_legitimate=True)]
     registrations = [registration("shop.com", 10, created=utc(2024, 2, 3))]
@@ -28,7 +30,10 @@ def world(months: dict[tuple[int, int], dict[tuple[int, str], int]], servers: di
                 listings.append(listing(name, observed=date(2024, 3, 1), threat="malware"))
                 registrations.append(
                     registration(
-                        name, iana_id, created=utc(year, month, 5), nameservers=[servers[iana_id]]
+                        name,
+                        iana_id,
+                        created=utc(year, month, 1 + index // batch % 28),
+                        nameservers=[servers[iana_id], f"ns{index // batch // 28}.r{iana_id}.example"],
                     )
                 )
     return AbuseRunner(
@@ -99,6 +104,16 @@ def test_small_or_insignificant_changes_raise_nothing() -> None:
     }
     assert find_flocking(world(slight, SERVERS), FEBRUARY, ShiftSettings()).findings == ()
     assert find_flocking(world(slight, SERVERS), FEBRUARY, ShiftSettings(min_change=0.01)).findings
+
+
+def test_a_change_made_of_a_few_large_batches_is_not_a_shift() -> None:
+    # The same counts as the planted move, but registered in batches of 20: 3 and 1 batches of registrar
+    # 10, out of 5 and 5 batches a month, are no evidence of a move.
+    flocking = find_flocking(world(MOVED, SERVERS, batch=20), FEBRUARY, ShiftSettings())
+    assert flocking.findings == ()
+    rows = {row["entity"]: row for row in flocking.shares.to_pylist() if row["entity_type"] == "registrar"}
+    assert (rows["10"]["malicious"], rows["10"]["batches"]) == (5, 1)
+    assert (rows["30"]["malicious"], rows["30"]["batches"]) == (60, 3)
 
 
 def test_stable_shares_drawn_at_random_raise_no_shift_in_a_year() -> None:

@@ -7,6 +7,10 @@ is its share different from last month's beyond chance? The test is Fisher's exa
 2x2 table (this entity / all others, this month / last month), with Bonferroni over the entities tested that
 month; a shift must also be large (at least `min_change` of all malicious registrations) to be reported.
 
+The test counts registration batches, not domains: abusers register names in batches (same registrar, TLD,
+day and name servers), and one batch is one choice of where to register. Counting its domains as
+independent draws would overstate the evidence and find shifts in batch-size noise.
+
 Where abuse went when a share fell is estimated by the month's flows: each entity's lost share is divided
 among the entities that gained, in proportion to their gains. Name servers corroborate a flow: a gaining
 entity's new malicious domains that use a name server the losing entity's domains used last month.
@@ -34,7 +38,7 @@ ENTITY_TYPES: tuple[EntityType, ...] = ("registrar", "tld")
 SHOWN_FLOWS = 5
 HIGH_CHANGE = 0.25
 TEST = (
-    "two-sided Fisher exact test on (entity, all others) x (month, previous month), "
+    "two-sided Fisher exact test on registration batches, (entity, all others) x (month, previous month), "
     "Bonferroni over the entities tested in the month"
 )
 
@@ -112,10 +116,19 @@ class Flocking:
 
 @dataclass(frozen=True, slots=True)
 class _Registration:
+    domain: str
     month: date
+    day: date
     registrar: str | None
     tld: str
     nameservers: frozenset[str]
+
+    @property
+    def batch(self) -> tuple[object, ...]:
+        """Registrations made together: same registrar, TLD, day and name servers (unknown servers: alone)."""
+        if not self.nameservers:
+            return (self.domain,)
+        return (self.registrar, self.tld, self.day, self.nameservers)
 
 
 def find_flocking(runner: SqlRunner, window: Window, settings: ShiftSettings) -> Flocking:
@@ -123,7 +136,7 @@ def find_flocking(runner: SqlRunner, window: Window, settings: ShiftSettings) ->
     previous = _previous_month(window.start)
     rows = runner.arrow(
         f"""WITH {listed_ctes("month")}
-SELECT date_trunc('month', r.created)::DATE AS month,
+SELECT r.domain, date_trunc('month', r.created)::DATE AS month, r.created::DATE AS day,
   CASE WHEN {real_registrar("r.registrar")} THEN r.registrar::VARCHAR END AS registrar,
   r.tld, r.nameservers
 FROM registered r JOIN malicious USING (domain)
@@ -131,7 +144,14 @@ WHERE r.created >= $3::DATE AND r.created < $2::DATE""",
         [window.start, window.end, previous],
     ).to_pylist()
     registrations = [
-        _Registration(row["month"], row["registrar"], row["tld"], frozenset(row["nameservers"] or ()))
+        _Registration(
+            row["domain"],
+            row["month"],
+            row["day"],
+            row["registrar"],
+            row["tld"],
+            frozenset(row["nameservers"] or ()),
+        )
         for row in rows
     ]
     names = registrar_names(runner)
@@ -141,11 +161,14 @@ WHERE r.created >= $3::DATE AND r.created < $2::DATE""",
     findings: list[Finding] = []
     for entity_type in ENTITY_TYPES:
         counts = _counts(registrations, entity_type)
-        share_rows += _share_rows(counts, months[1:], entity_type, names)
+        batches = _counts(registrations, entity_type, by_batch=True)
+        share_rows += _share_rows(counts, batches, months[1:], entity_type, names)
         for before, month in pairwise(months):
             month_flows = _flows(registrations, counts, before, month, entity_type)
             flows += month_flows
-            findings += _shifts(counts, before, month, entity_type, month_flows, names, settings)
+            findings += _shifts(
+                _Counts(counts, batches), before, month, entity_type, month_flows, names, settings
+            )
     return Flocking(pa.Table.from_pylist(share_rows, schema=SHARES_SCHEMA), tuple(flows), tuple(findings))
 
 
@@ -156,6 +179,7 @@ SHARES_SCHEMA = pa.schema(
         pa.field("entity", pa.string()),
         pa.field("entity_name", pa.string()),
         pa.field("malicious", pa.int64()),
+        pa.field("batches", pa.int64()),
         pa.field("month_total", pa.int64()),
         pa.field("share", pa.float64()),
     ]
@@ -170,14 +194,27 @@ def _entity(registration: _Registration, entity_type: EntityType) -> str | None:
     return registration.registrar if entity_type == "registrar" else registration.tld
 
 
-def _counts(registrations: Iterable[_Registration], entity_type: EntityType) -> dict[date, Counter[str]]:
-    """Malicious registrations per month and entity (registrations of no real registrar left out)."""
+def _counts(
+    registrations: Iterable[_Registration], entity_type: EntityType, *, by_batch: bool = False
+) -> dict[date, Counter[str]]:
+    """Malicious registrations (or their batches) per month and entity (no real registrar: left out)."""
+    seen: set[tuple[object, ...]] = set()
     counts: dict[date, Counter[str]] = defaultdict(Counter)
     for registration in registrations:
         entity = _entity(registration, entity_type)
-        if entity is not None:
-            counts[registration.month][entity] += 1
+        if entity is None or (by_batch and registration.batch in seen):
+            continue
+        seen.add(registration.batch)
+        counts[registration.month][entity] += 1
     return counts
+
+
+@dataclass(frozen=True, slots=True)
+class _Counts:
+    """Per month and entity: malicious domains, and the batches they were registered in."""
+
+    domains: dict[date, Counter[str]]
+    batches: dict[date, Counter[str]]
 
 
 def _share(counts: dict[date, Counter[str]], month: date, entity: str) -> float:
@@ -186,7 +223,11 @@ def _share(counts: dict[date, Counter[str]], month: date, entity: str) -> float:
 
 
 def _share_rows(
-    counts: dict[date, Counter[str]], months: list[date], entity_type: EntityType, names: dict[str, str]
+    counts: dict[date, Counter[str]],
+    batches: dict[date, Counter[str]],
+    months: list[date],
+    entity_type: EntityType,
+    names: dict[str, str],
 ) -> list[dict[str, Any]]:
     return [
         {
@@ -195,6 +236,7 @@ def _share_rows(
             "entity": entity,
             "entity_name": names.get(entity, "") if entity_type == "registrar" else entity,
             "malicious": count,
+            "batches": batches[month][entity],
             "month_total": counts[month].total(),
             "share": round(count / counts[month].total(), 6),
         }
@@ -240,7 +282,7 @@ def _flows(
 
 
 def _shifts(
-    counts: dict[date, Counter[str]],
+    counts: _Counts,
     before: date,
     month: date,
     entity_type: EntityType,
@@ -248,22 +290,26 @@ def _shifts(
     names: dict[str, str],
     settings: ShiftSettings,
 ) -> list[Finding]:
-    total_before, total_now = counts[before].total(), counts[month].total()
+    domains, batches = counts.domains, counts.batches
+    total_before, total_now = domains[before].total(), domains[month].total()
     if not total_before or not total_now:
         return []
     tested = sorted(
         entity
-        for entity in set(counts[before]) | set(counts[month])
-        if counts[before][entity] + counts[month][entity] >= settings.min_malicious
+        for entity in set(domains[before]) | set(domains[month])
+        if domains[before][entity] + domains[month][entity] >= settings.min_malicious
     )
     level = settings.alpha / max(len(tested), 1)
     code, subject_type = _CODES[entity_type]
     first, last = month_span(month)
+    batches_before, batches_now = batches[before].total(), batches[month].total()
     findings = []
     for entity in tested:
-        now, then = counts[month][entity], counts[before][entity]
+        now, then = domains[month][entity], domains[before][entity]
         change = now / total_now - then / total_before
-        p_value = float(fisher_exact([[now, total_now - now], [then, total_before - then]])[1])
+        batch_now, batch_then = batches[month][entity], batches[before][entity]
+        table = [[batch_now, batches_now - batch_now], [batch_then, batches_before - batch_then]]
+        p_value = float(fisher_exact(table)[1])
         if p_value >= level or abs(change) < settings.min_change:
             continue
         falling = change < 0
@@ -290,6 +336,10 @@ def _shifts(
                     "previous_malicious": then,
                     "previous_malicious_total": total_before,
                     "previous_share": round(then / total_before, 6),
+                    "batches": batch_now,
+                    "batches_total": batches_now,
+                    "previous_batches": batch_then,
+                    "previous_batches_total": batches_before,
                     "change": round(change, 6),
                     "p_value": p_value,
                     "test": TEST,
