@@ -104,6 +104,9 @@ def test_analyze_stores_rates_and_findings_once(home: Path) -> None:
     shares = {(row["entity_type"], row["entity"]): row["malicious"] for row in result["flocking"]["shares"]}
     assert shares == {("registrar", "1068"): 4, ("tld", "com"): 4}  # registered in January, listed
     assert result["flocking"]["flows"] == []  # nothing registered in December to compare with
+    (feed,) = result["feed_quality"]["feeds"]  # one feed, so no overlap and no race to list first
+    assert (feed["feed"], feed["domains"], feed["exclusive"]) == ("partner", 6, 6)
+    assert result["feed_quality"]["overlaps"] == [] and result["feed_quality"]["churn"][0]["added"] == 6
     overall = next(item for item in result["mitigation"] if item["entity_type"] == "all")
     # shop-online24.com left the zone on the 12th (10 days); example.com was on hold when seen on the 5th.
     assert (overall["listed"], overall["by_method"]) == (6, {"hold": 1, "zone": 1})

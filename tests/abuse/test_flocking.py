@@ -19,8 +19,8 @@ def world(
     months: dict[tuple[int, int], dict[tuple[int, str], int]], servers: dict[int, str], *, batch: int = 1
 ) -> AbuseRunner:
     """`months[(year, month)][(registrar, tld)]` malicious domains created that month, in batches of `batch`
-    (same day and name servers); registrar r's domains use the name server `servers[r]`. A domain of registrar 10 created in February is listed as an
-    abused legitimate one (compromised, not malicious)."""
+    (same day and name servers); registrar r's domains use the name server `servers[r]`. A domain of
+    registrar 10 created in February is listed as an abused legitimate one (compromised, not malicious)."""
     listings = [listing("shop.com", abused_legitimate=True)]
     registrations = [registration("shop.com", 10, created=utc(2024, 2, 3))]
     for (year, month), cells in months.items():

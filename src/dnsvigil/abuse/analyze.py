@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from dnsvigil.abuse.concentration import PeriodConcentration, concentration_by_month
 from dnsvigil.abuse.disproportion import DisproportionSettings, find_disproportionate
+from dnsvigil.abuse.feed_quality import FeedQuality, feed_quality
 from dnsvigil.abuse.flocking import Flocking, ShiftSettings, find_flocking
 from dnsvigil.abuse.mitigation import MitigationSummary, summarise, timelines
 from dnsvigil.abuse.rates import RateSettings, compute_rates
@@ -84,6 +85,7 @@ class AbuseAnalysis:
     concentration: tuple[PeriodConcentration, ...]
     mitigation: tuple[MitigationSummary, ...]
     flocking: Flocking
+    feeds: FeedQuality
     findings: tuple[Finding, ...]
     stored_rates: int
     stored_findings: int
@@ -92,8 +94,8 @@ class AbuseAnalysis:
 def analyze_and_store(
     warehouse: Warehouse, settings: AbuseSettings, *, period: str | None = None
 ) -> AbuseAnalysis:
-    """Compute the rates, concentration, mitigation, flocking and findings of `period` (YYYY-MM, else every
-    month with listings) and commit the rates and findings.
+    """Compute the rates, concentration, mitigation, flocking, feed quality and findings of `period`
+    (YYYY-MM, else every month with listings) and commit the rates and findings.
 
     Raises:
         UsageError: `period` is not a month.
@@ -107,6 +109,7 @@ def analyze_and_store(
         mitigation = summarise(timelines(engine, window))
         disproportionate = find_disproportionate(engine, window, settings.disproportion)
         flocking = find_flocking(engine, window, settings.shifts)
+        feeds = feed_quality(engine, window)
     finally:
         engine.close()
     described = settings.describe()
@@ -117,6 +120,7 @@ def analyze_and_store(
         concentration=tuple(concentration),
         mitigation=tuple(mitigation),
         flocking=flocking,
+        feeds=feeds,
         findings=findings,
         stored_rates=store_rates(warehouse, rates, run=f"abuse.rates {described}"),
         stored_findings=store_findings(warehouse, findings, run=f"abuse.findings {described}"),

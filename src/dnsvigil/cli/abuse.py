@@ -166,9 +166,37 @@ def _to_json(result: AbuseAnalysis, home: str) -> dict[str, Any]:
                 for flow in result.flocking.flows
             ],
         },
+        "feed_quality": _feed_quality_json(result),
         "findings": [finding.to_record() for finding in result.findings],
         "stored_findings": result.stored_findings,
     }
+
+
+def _feed_quality_json(result: AbuseAnalysis) -> dict[str, Any]:
+    feeds = result.feeds
+    return {
+        "feeds": [
+            {"feed": item.feed, "domains": item.domains, "by_threat": dict(item.by_threat),
+             "exclusive": item.exclusive}
+            for item in feeds.listings
+        ],
+        "overlaps": [
+            {"feed": item.feed, "other": item.other, "common": item.common, "jaccard": item.jaccard,
+             "feed_share": item.feed_share, "other_share": item.other_share}
+            for item in feeds.overlaps
+        ],
+        "first_listings": [
+            {"feed": item.feed, "races": item.races, "listed_first": item.listed_first,
+             "shared_first": item.shared_first, "median_lag_hours": item.median_lag_hours}
+            for item in feeds.first_listings
+        ],
+        "churn": [
+            {"feed": item.feed, "month": item.month.strftime("%Y-%m"), "listed": item.listed,
+             "added": item.added, "returned": item.returned, "removed": item.removed,
+             "median_persistence_days": item.median_persistence_days}
+            for item in feeds.churn
+        ],
+    }  # fmt: skip
 
 
 def _days(value: float | None) -> str:
@@ -222,6 +250,14 @@ def _print(result: AbuseAnalysis, home: str) -> None:
             f"mitigation: {overall.mitigated:,} of {overall.listed:,} listed domains, median "
             f"{_days(overall.survival.median_days)} days; within 1/7/30 days: "
             + "/".join("-" if within[d] is None else f"{within[d]:.0%}" for d in sorted(within)),
+            highlight=False,
+        )
+    for first in result.feeds.first_listings:
+        listing = next(item for item in result.feeds.listings if item.feed == first.feed)
+        lag = "-" if first.median_lag_hours is None else f"{first.median_lag_hours:+.1f} h"
+        stdout.print(
+            f"feed {first.feed}: {listing.domains:,} domains ({listing.exclusive:,} no other feed lists); "
+            f"first in {first.listed_first:,} of {first.races:,} shared; median lag {lag}",
             highlight=False,
         )
     for finding in result.findings:
