@@ -30,11 +30,13 @@ def test_censored_domains_count_while_watched() -> None:
 
 def test_timelines_from_zone_removal_hold_and_feed() -> None:
     listings = [
-        # Removed from the zone on the 15th, listed on the 10th at noon: 4.5 days.
+        # Listed on the 10th at noon; delegated on the 9th, no longer on the 15th: mitigated within the
+        # 4.5 days from listing to the 15th, so 2.25 days (the bracket's midpoint).
         listing("gone.com", first_seen=utc(2024, 1, 10, 12)),
-        # Put on hold, seen so on the 12th: 2 days after its listing on the 10th.
+        # Listed on the 10th; its registration data showed no hold on the 10th, a hold on the 12th: 1 day.
+        # (Still delegated on the 15th, the snapshot that lagged the hold says nothing earlier.)
         listing("held.com"),
-        # Dropped by its feed: last seen on the 11th at 06:00, absent from the feeds' later snapshots.
+        # Dropped by its feed: last seen on the 11th at 06:00 (exact), absent from the feeds' later snapshots.
         listing("dropped.com", last_seen=utc(2024, 1, 11, 6)),
         # Still delegated on the 20th and listed at the end of the data (February 1st).
         listing("open.com"),
@@ -57,11 +59,11 @@ def test_timelines_from_zone_removal_hold_and_feed() -> None:
     found = {timeline.domain: timeline for timeline in timelines(runner, Window.from_text("2024-01"))}
     assert set(found) == {"gone.com", "held.com", "dropped.com", "open.com"}
     assert (found["gone.com"].days, found["gone.com"].method, found["gone.com"].registrar) == (
-        4.5,
+        2.25,
         "zone",
         "1068",
     )
-    assert (found["held.com"].days, found["held.com"].method) == (2.0, "hold")
+    assert (found["held.com"].days, found["held.com"].method) == (1.0, "hold")
     assert (found["dropped.com"].days, found["dropped.com"].method) == (1.25, "feed")
     # open.com: never mitigated, watched to the end of the data (February 1st), by no real registrar.
     assert (found["open.com"].days, found["open.com"].watched, found["open.com"].registrar) == (

@@ -9,6 +9,12 @@ ends: its time is censored there, so medians and shares come from the Kaplan-Mei
 Meier 1958), which counts a censored domain for as long as it was watched instead of dropping it or
 pretending it was mitigated. Times are in days; a mitigation seen before the first listing (a snapshot at
 midnight, a listing at noon) counts as 0.
+
+An observation only brackets the moment of mitigation: it happened after the last observation that showed
+the domain unmitigated (or its listing, if later) and before the first that showed it mitigated. Taking the
+later bound would add half the observation interval to every time (half a day with daily snapshots), so
+each time is the midpoint of its bracket: the usual treatment of interval-censored times. A feed's own
+last-seen time is exact and used as is.
 """
 
 from __future__ import annotations
@@ -116,6 +122,17 @@ held AS (
   FROM registrations r JOIN first f ON f.domain = r.domain
   WHERE r.on_hold AND r.observed >= f.listed::DATE::TIMESTAMPTZ GROUP BY r.domain
 ),
+held_bracket AS (
+  SELECT h.domain, h.moment, greatest(f.listed, max(r.observed::TIMESTAMPTZ)) AS after
+  FROM held h JOIN first f USING (domain)
+  LEFT JOIN registrations r ON r.domain = h.domain AND NOT r.on_hold AND r.observed::TIMESTAMPTZ < h.moment
+  GROUP BY h.domain, h.moment, f.listed
+),
+removed_bracket AS (
+  SELECT m.domain, m.day, greatest(f.listed, max(p.day)::TIMESTAMPTZ) AS after
+  FROM removed m JOIN first f USING (domain) JOIN present p ON p.domain = m.domain AND p.day < m.day
+  GROUP BY m.domain, m.day, f.listed
+),
 data_end AS (
   SELECT greatest(
     (SELECT max(observed)::TIMESTAMPTZ FROM abuse_listings),
@@ -123,29 +140,42 @@ data_end AS (
     (SELECT max(observed)::TIMESTAMPTZ FROM registrations)) AS moment
 )
 SELECT f.domain, f.tld, CASE WHEN {real_registrar("s.registrar")} THEN s.registrar::VARCHAR END AS registrar,
-  epoch(removed.day::TIMESTAMPTZ - f.listed) AS zone_seconds,
-  epoch(held.moment - f.listed) AS hold_seconds,
+  epoch(z.day::TIMESTAMPTZ - f.listed) AS zone_at, epoch(z.after - f.listed) AS zone_after,
+  epoch(h.moment - f.listed) AS hold_at, epoch(h.after - f.listed) AS hold_after,
   CASE WHEN f.last_day < (SELECT max(observed) FROM abuse_listings) THEN epoch(coalesce(f.last_seen,
     (SELECT min(a.observed) FROM abuse_listings a WHERE a.observed > f.last_day)::TIMESTAMPTZ) - f.listed) END
-    AS feed_seconds,
+    AS feed_at,
+  CASE WHEN f.last_seen IS NULL THEN epoch(f.last_day::TIMESTAMPTZ - f.listed) END AS feed_after,
   epoch((SELECT moment FROM data_end) - f.listed) AS watched_seconds
-FROM first f LEFT JOIN removed USING (domain) LEFT JOIN held USING (domain)
+FROM first f LEFT JOIN removed_bracket z USING (domain) LEFT JOIN held_bracket h USING (domain)
   LEFT JOIN registered s USING (domain)
 ORDER BY f.domain""",
         [window.start, window.end],
     ).to_pylist()
     result = []
     for row in rows:
-        ends = {
-            method: max(0.0, row[f"{method}_seconds"] / _DAY_SECONDS)
-            for method in ("zone", "hold", "feed")
-            if row[f"{method}_seconds"] is not None
-        }
-        method = min(ends, key=lambda name: ends[name]) if ends else None
-        days = ends[method] if method else None
+        days, method = _mitigated(row)
         watched = days if days is not None else max(0.0, row["watched_seconds"] / _DAY_SECONDS)
         result.append(Timeline(row["domain"], row["tld"], row["registrar"], days, method, watched))
     return result
+
+
+def _mitigated(row: dict[str, float | None]) -> tuple[float | None, str | None]:
+    """Days from listing to mitigation, and the observation that first showed it, from one domain's
+    brackets (seconds after its listing): mitigated before the earliest `*_at`, after the latest
+    observation showing it unmitigated (a zone snapshot delegating it, registration data without a hold;
+    its own feed still listing it when the feed ended the listing). A feed's last-seen time is exact."""
+    ends = {method: row[f"{method}_at"] for method in ("zone", "hold", "feed")}
+    known = {method: end for method, end in ends.items() if end is not None}
+    if not known:
+        return None, None
+    method = min(known, key=lambda name: known[name])
+    upper = max(0.0, known[method])
+    if method == "feed" and row["feed_after"] is None:
+        return upper / _DAY_SECONDS, method
+    afters = [row["zone_after"], row["hold_after"], row["feed_after"] if method == "feed" else None]
+    lower = min(upper, max([0.0, *(after for after in afters if after is not None and after <= upper)]))
+    return (lower + upper) / 2 / _DAY_SECONDS, method
 
 
 def summarise(timelines: Sequence[Timeline]) -> list[MitigationSummary]:

@@ -29,7 +29,9 @@ def demo(
     Writes pcap/pcapng captures under OUT/captures, ingests them through the same readers as real
     captures into OUT/warehouse, computes RSSAC002 for the authoritative service into OUT/rssac002,
     runs the DGA detector over the resolver's clients (some run DGA malware) and stores its findings,
-    and writes OUT/report.html, which opens with no network.
+    and writes OUT/report.html, which opens with no network. Then it writes six months of a registration
+    world under OUT/registration (zone files, registration data, RDAP, registry reports, five abuse feeds;
+    the truth apart in OUT/registration/truth), ingests them and runs the registration-abuse analyses.
 
     Example: `dnsvigil demo --seed 7 --out demo-out`, then open demo-out/report.html.
     """
@@ -59,6 +61,16 @@ def demo(
         "infected_clients": [finding.subject for finding in infected],
         "dga_domains": [finding.subject for finding in live],
         "controllers": [finding.subject for finding in controllers],
+        "registration_truth": str(run.registration.truth),
+        "abuse_findings": [
+            {
+                "code": finding.code,
+                "subject": finding.subject,
+                "month": finding.evidence["month"],
+                "direction": finding.evidence.get("direction"),
+            }
+            for finding in run.abuse.findings
+        ],
         "seconds": round(time.perf_counter() - started, 2),
     }
     if as_json:
@@ -70,12 +82,20 @@ def demo(
         f"{finding.evidence['nxdomain_share']:.0%} NXDOMAIN"
         for finding in infected
     )
+    shifts = [
+        f"{finding.subject} {finding.evidence['direction']}s in {finding.evidence['month']}"
+        for finding in run.abuse.findings
+        if finding.code in ("ABUSE.REGISTRAR_SHIFT", "ABUSE.TLD_SHIFT")
+    ]
     stdout.print(
         f"demo done in {result['seconds']} s: {run.ingest.messages:,} DNS messages ingested\n"
         f"  report:    {run.report}  (open it in a browser; it needs no network)\n"
         f"  RSSAC002:  {out / 'rssac002'} ({len(run.rssac002)} files)\n"
         f"  DGA:       {len(infected)} infected client(s); {len(live)} DGA-looking domain(s) resolve, "
         f"{len(controllers)} of them asked for by infected clients (likely controllers){found}\n"
+        f"  abuse:     {run.abuse.window.to_text()}: {len(run.abuse.findings)} finding(s), of them "
+        f"{len(shifts)} shift(s) of abusers between registrars or TLDs ({', '.join(shifts)}); "
+        f"truth in {run.registration.truth}\n"
         f"  warehouse: {run.warehouse}\n"
         f"  explore:   dnsvigil query --home {run.warehouse} "
         '"SELECT code, subject, evidence FROM findings"',

@@ -2,8 +2,10 @@
 
 Captures are ingested by the same readers as any capture, RSSAC002 is computed for the authoritative
 service, the DGA detector runs over the resolver's clients and stores its findings, and the report shows
-all of it. The truth of the generated world is returned beside the results so that tests (and curious
-users) can compare what was found with what was there.
+all of it. Then six months of a registration world (zone files, registration data, registry reports,
+abuse feeds) go through the registration ingest commands' plans and the registration-abuse analyses. The
+truth of the generated worlds is returned (or written) beside the results so that tests (and curious users)
+can compare what was found with what was there.
 """
 
 from __future__ import annotations
@@ -13,12 +15,23 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from dnsvigil.abuse.analyze import AbuseAnalysis, AbuseSettings, analyze_and_store
+from dnsvigil.demo.registration_files import FEED_FILES, RegistrationFiles, write_registration_files
+from dnsvigil.demo.registration_world import build_world
 from dnsvigil.demo.resolver import RESOLVER
 from dnsvigil.demo.world import DemoTruth, DemoWorld, demo_truth, write_demo_captures
 from dnsvigil.dga.detect import DetectionRun, detect_and_store
 from dnsvigil.dga.infected_clients import DetectorSettings
 from dnsvigil.dga.model import DgaModel
 from dnsvigil.ingest.pipeline import IngestSummary, ingest_files
+from dnsvigil.ingest.registration_plans import (
+    dum_plan,
+    feed_plan,
+    registrars_plan,
+    registrations_plan,
+    zone_plan,
+)
+from dnsvigil.ingest.table_ingest import TableIngestSummary
 from dnsvigil.report.traffic_report import write_traffic_report
 from dnsvigil.store.engine import DuckDBEngine
 from dnsvigil.store.warehouse import Warehouse
@@ -40,6 +53,8 @@ class DemoRun:
     ingest: IngestSummary
     dga: DetectionRun
     truth: DemoTruth
+    registration: RegistrationFiles
+    abuse: AbuseAnalysis
 
 
 def run_demo(
@@ -83,6 +98,12 @@ def run_demo(
     finally:
         engine.close()
     rssac_paths = write_documents(documents, out / "rssac002")
+    on_step("generating six months of registrations, zone files and abuse feeds")
+    registration = write_registration_files(build_world(seed), out / "registration")
+    on_step("ingesting them")
+    ingest_registration_files(warehouse, registration)
+    on_step("analysing registration abuse")
+    abuse = analyze_and_store(warehouse, AbuseSettings.from_settings())
     report = write_traffic_report(
         overview,
         out / "report.html",
@@ -98,4 +119,20 @@ def run_demo(
         ingest=summary,
         dga=dga,
         truth=truth,
+        registration=registration,
+        abuse=abuse,
     )
+
+
+def ingest_registration_files(warehouse: Warehouse, files: RegistrationFiles) -> list[TableIngestSummary]:
+    """Ingest the registration world's files the way `dnsvigil ingest zone|registrations|rdap|registrars|
+    dum|feed` would; one summary per command."""
+    plans = [
+        (zone_plan(tld=None, day=None, chunk_bytes=8 << 20), files.zones),
+        (registrations_plan(fmt="csv", day=None), files.registrations),
+        (registrations_plan(fmt="rdap", day=None), files.rdap),
+        (registrars_plan(day=None), files.registrars),
+        (dum_plan(tld=None, month=None), files.reports),
+        *((feed_plan(fmt=FEED_FILES[feed][0], day=None), folder) for feed, folder in files.feeds.items()),
+    ]
+    return [plan.ingest(warehouse, [folder]) for plan, folder in plans]
