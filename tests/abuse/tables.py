@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from dnsvigil.store.schema import (
     ABUSE_LISTINGS,
+    DOMAIN_VERDICTS,
     DOMAINS_UNDER_MANAGEMENT,
     REGISTRARS,
     REGISTRATIONS,
@@ -122,6 +123,7 @@ class AbuseRunner:
         registrations: Iterable[Mapping[str, Any]] = (),
         registrars: Iterable[Mapping[str, Any]] = (),
         dums: Iterable[Mapping[str, Any]] = (),
+        verdicts: Iterable[Mapping[str, Any]] = (),
     ) -> None:
         self.connection = duckdb.connect(":memory:")
         self.connection.execute("SET TimeZone = 'UTC'")
@@ -131,6 +133,7 @@ class AbuseRunner:
             (REGISTRATIONS, registrations),
             (REGISTRARS, registrars),
             (DOMAINS_UNDER_MANAGEMENT, dums),
+            (DOMAIN_VERDICTS, verdicts),
         ):
             self.connection.register(schema.name, _table(schema, rows))
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dnsvigil.abuse.classifier import DgaScorer, Verdicts, classify_listed_domains
 from dnsvigil.abuse.concentration import PeriodConcentration, concentration_by_month
 from dnsvigil.abuse.disproportion import DisproportionSettings, find_disproportionate
 from dnsvigil.abuse.feed_quality import FeedQuality, feed_quality
@@ -27,7 +28,7 @@ from dnsvigil.errors import UsageError
 from dnsvigil.findings import Finding
 from dnsvigil.store.engine import DuckDBEngine
 from dnsvigil.store.findings_store import store_findings
-from dnsvigil.store.schema import ABUSE_RATES
+from dnsvigil.store.schema import ABUSE_RATES, DOMAIN_VERDICTS, TableSchema
 from dnsvigil.store.warehouse import Warehouse
 
 
@@ -86,25 +87,38 @@ class AbuseAnalysis:
     mitigation: tuple[MitigationSummary, ...]
     flocking: Flocking
     feeds: FeedQuality
+    verdicts: Verdicts
     findings: tuple[Finding, ...]
+    stored_verdicts: int
     stored_rates: int
     stored_findings: int
 
 
 def analyze_and_store(
-    warehouse: Warehouse, settings: AbuseSettings, *, period: str | None = None
+    warehouse: Warehouse, settings: AbuseSettings, *, period: str | None = None, dga_score: DgaScorer | None
 ) -> AbuseAnalysis:
-    """Compute the rates, concentration, mitigation, flocking, feed quality and findings of `period`
-    (YYYY-MM, else every month with listings) and commit the rates and findings.
+    """Classify the listed domains (malicious or compromised), then compute the rates, concentration,
+    mitigation, flocking, feed quality and findings of `period` (YYYY-MM, else every month with listings);
+    commit the verdicts, rates and findings. `dga_score` scores names for the classifier (None: no DGA
+    feature).
 
     Raises:
         UsageError: `period` is not a month.
         DnsvigilError: there are no abuse listings (in `period`).
     """
+    computed_at = datetime.now(UTC)
     engine = DuckDBEngine(warehouse)
     try:
         window = find_window(engine, period)
-        rates = compute_rates(engine, window, settings.rates, computed_at=datetime.now(UTC))
+        verdicts = classify_listed_domains(engine, dga_score, computed_at=computed_at)
+    finally:
+        engine.close()
+    stored_verdicts = store_computed(
+        warehouse, DOMAIN_VERDICTS, verdicts.table, key="domain", run=f"abuse.verdicts {verdicts.basis}"
+    )
+    engine = DuckDBEngine(warehouse)  # anew: its views include the verdicts just stored
+    try:
+        rates = compute_rates(engine, window, settings.rates, computed_at=computed_at)
         concentration = concentration_by_month(engine, window)
         mitigation = summarise(timelines(engine, window))
         disproportionate = find_disproportionate(engine, window, settings.disproportion)
@@ -121,26 +135,31 @@ def analyze_and_store(
         mitigation=tuple(mitigation),
         flocking=flocking,
         feeds=feeds,
+        verdicts=verdicts,
         findings=findings,
-        stored_rates=store_rates(warehouse, rates, run=f"abuse.rates {described}"),
+        stored_verdicts=stored_verdicts,
+        stored_rates=store_computed(
+            warehouse, ABUSE_RATES, rates, key="rate_id", run=f"abuse.rates {described}"
+        ),
         stored_findings=store_findings(warehouse, findings, run=f"abuse.findings {described}"),
     )
 
 
-def store_rates(warehouse: Warehouse, rates: pa.Table, *, run: str) -> int:
-    """Commit `rates` to `abuse_rates`; return the rows stored (0 when the same rates are already there).
+def store_computed(warehouse: Warehouse, table: TableSchema, rows: pa.Table, *, key: str, run: str) -> int:
+    """Commit computed `rows` to `table`, partitioned by day of its time column; return the rows stored
+    (0 when the same results are already there).
 
-    The commit's identity is the rates' content without their `computed_at`, so that a rerun on unchanged
-    data stores nothing, while a rerun on grown data supersedes the rows it recomputes.
+    The commit's identity is the rows' content without their `computed_at`, so that a rerun on unchanged
+    data stores nothing, while a rerun on grown data supersedes (by `key`, latest first) what it recomputes.
     """
-    if rates.num_rows == 0:
+    if rows.num_rows == 0:
         return 0
-    rates = rates.sort_by("rate_id")
-    digest = hashlib.sha256(f"abuse_rates\0{run}\0".encode())
-    digest.update(repr(rates.drop_columns(["computed_at"]).to_pydict()).encode())
-    with warehouse.begin(ABUSE_RATES.name) as write:
-        days = pc.unique(rates.column("period_start")).to_pylist()
-        for day in sorted(days):
-            rows = rates.filter(pc.equal(rates.column("period_start"), pa.scalar(day, pa.date32())))
-            write.write(rows.cast(ABUSE_RATES.schema), day.isoformat())
-        return rates.num_rows if write.commit(digest.hexdigest(), origin=run) else 0
+    rows = rows.sort_by(key)
+    digest = hashlib.sha256(f"{table.name}\0{run}\0".encode())
+    digest.update(repr(rows.drop_columns(["computed_at"]).to_pydict()).encode())
+    days = pc.cast(rows.column(table.time_column), pa.date32())
+    with warehouse.begin(table.name) as write:
+        for day in sorted(pc.unique(days).to_pylist()):
+            chosen = rows.filter(pc.equal(days, pa.scalar(day, pa.date32())))
+            write.write(chosen.cast(table.schema), day.isoformat())
+        return rows.num_rows if write.commit(digest.hexdigest(), origin=run) else 0

@@ -8,8 +8,8 @@ significance level divided by the number of registrars tested that month (Bonfer
 for the whole month's ranking), when `x` reaches the minimum size, and when its share is at least the
 minimum multiple of `s` (significant and large, not just significant).
 
-Until the malicious-vs-compromised classifier exists, a malicious registration is a domain listed for a
-security threat (spam is left out) that no feed marks as an abused legitimate domain. Counts and shares
+A malicious registration is a domain listed for a security threat (spam is left out) that no feed marks as
+an abused legitimate domain and the classifier does not call compromised (`sources.listed_ctes`). Counts and shares
 cover the TLDs whose registry reports are in the warehouse for that month, and real registrars only.
 """
 

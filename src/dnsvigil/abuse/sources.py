@@ -127,7 +127,7 @@ def listed_ctes(kind: PeriodKind) -> str:
     - `tagged`: the same, plus each domain once more under the threat `security` when listed for any but spam;
     - `registered(domain, tld, registrar, created, nameservers)`: each registered domain's latest observation;
     - `malicious(domain)`: the domains ever listed for a security threat (not spam) that no feed marks as an
-      abused legitimate domain: the maliciously registered ones, until the classifier decides better.
+      abused legitimate domain and the classifier (`domain_verdicts`) does not call compromised.
     """
     return f"""
 listed AS (
@@ -146,6 +146,7 @@ registered AS (
 malicious AS (
   SELECT DISTINCT domain FROM abuse_listings WHERE NOT private_suffix AND threat <> 'spam'
   EXCEPT SELECT domain FROM abuse_listings WHERE abused_legitimate
+  EXCEPT SELECT domain FROM domain_verdicts WHERE NOT malicious
 )"""
 
 

@@ -43,7 +43,8 @@ def analyze(
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Compute abuse rates, concentration and mitigation times; store the rates and findings.
+    """Tell malicious from compromised domains; compute abuse rates, concentration, mitigation times, flocking
+    and feed quality; store the verdicts, rates and findings.
 
     Rates per 10,000 domains, day by day and month by month, per TLD and per registrar, per threat
     (phishing, malware, botnet_cc, spam, and `security`: all but spam), for three denominators: the zone
@@ -68,6 +69,7 @@ def analyze(
     WHERE period_kind = 'month' AND denominator = 'dum' AND threat = 'security' AND ranked ORDER BY rank"`
     """
     from dnsvigil.abuse.analyze import AbuseSettings, analyze_and_store
+    from dnsvigil.abuse.classifier import shipped_dga_scorer
     from dnsvigil.store.warehouse import Warehouse
 
     options = common(context, home=home, quiet=quiet or as_json)
@@ -75,7 +77,7 @@ def analyze(
     warehouse = Warehouse.open(options.home_path)
     with step_progress(options) as progress:
         progress("computing abuse rates, concentration and mitigation")
-        result = analyze_and_store(warehouse, settings, period=period)
+        result = analyze_and_store(warehouse, settings, period=period, dga_score=shipped_dga_scorer())
     if as_json:
         print(json.dumps(_to_json(result, str(options.home_path)), default=str, sort_keys=True))
     else:
@@ -166,6 +168,16 @@ def _to_json(result: AbuseAnalysis, home: str) -> dict[str, Any]:
                 for flow in result.flocking.flows
             ],
         },
+        "classifier": {
+            "basis": result.verdicts.basis,
+            "labelled": result.verdicts.labelled,
+            "labelled_malicious": result.verdicts.labelled_malicious,
+            "precision": result.verdicts.precision,
+            "recall": result.verdicts.recall,
+            "domains": result.verdicts.table.num_rows,
+            "malicious": sum(result.verdicts.table.column("malicious").to_pylist()),
+            "stored": result.stored_verdicts,
+        },
         "feed_quality": _feed_quality_json(result),
         "findings": [finding.to_record() for finding in result.findings],
         "stored_findings": result.stored_findings,
@@ -252,6 +264,22 @@ def _print(result: AbuseAnalysis, home: str) -> None:
             + "/".join("-" if within[d] is None else f"{within[d]:.0%}" for d in sorted(within)),
             highlight=False,
         )
+    from dnsvigil.abuse.classifier import YOUNG_DAYS
+
+    verdicts = result.verdicts
+    measured = (
+        f"cross-validated precision {verdicts.precision:.3f}, recall {verdicts.recall:.3f} on "
+        f"{verdicts.labelled:,} labelled domains"
+        if verdicts.precision is not None and verdicts.recall is not None
+        else f"too few labelled domains to learn from: listed within {YOUNG_DAYS:g} days of registration = "
+        "malicious"
+    )
+    stdout.print(
+        f"malicious vs compromised ({verdicts.basis}): "
+        f"{sum(verdicts.table.column('malicious').to_pylist()):,} of {verdicts.table.num_rows:,} listed "
+        f"domains maliciously registered; {measured}",
+        highlight=False,
+    )
     for first in result.feeds.first_listings:
         listing = next(item for item in result.feeds.listings if item.feed == first.feed)
         lag = "-" if first.median_lag_hours is None else f"{first.median_lag_hours:+.1f} h"

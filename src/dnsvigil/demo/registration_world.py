@@ -51,7 +51,7 @@ REGISTRARS = (
 REGISTRY_ID = 9999  # the registry acting as registrar: not a real registrar, never ranked
 CHEAP, NEXT_CHEAP = 4108, 4110
 NEW_PER_MONTH = 0.02  # ordinary new registrations, as a share of a registrar's domains
-MALICIOUS_PER_MONTH = 320
+MALICIOUS_PER_MONTH = 450
 COMPROMISE_PER_10K = 40.0  # mean monthly compromises per 10,000 old domains; varies by registrar
 ABUSER_SERVERS = 40
 INNOCENT_LISTED_PER_MONTH = 4
@@ -251,7 +251,7 @@ def _registrar_weights(month: date) -> dict[int, float]:
         if month >= CRACKDOWN_MONTH and iana_id == CHEAP:
             weight *= 0.05  # the crackdown: identity checks and prepayment
         elif month >= CRACKDOWN_MONTH and iana_id == NEXT_CHEAP:
-            weight *= 2.5  # word spreads among abusers: the next cheap registrar asks no questions
+            weight *= 4.0  # word spreads among abusers: the next cheap registrar asks no questions
         weights[iana_id] = weight
     return weights
 
@@ -309,7 +309,8 @@ def _malicious_listings(
             )
     elif threat == "botnet_cc":
         listings.append(("generic", threat, first, until()))
-    listings.append(("dbl", threat, first + timedelta(hours=float(rng.uniform(0, 36))), until()))
+    if threat == "spam" or rng.random() < 0.6:  # DBL misses some: the classifier decides those
+        listings.append(("dbl", threat, first + timedelta(hours=float(rng.uniform(0, 36))), until()))
     return listings
 
 

@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from dnsvigil.abuse.analyze import AbuseAnalysis, AbuseSettings, analyze_and_store
+from dnsvigil.abuse.classifier import model_dga_scorer
 from dnsvigil.demo.registration_files import FEED_FILES, RegistrationFiles, write_registration_files
 from dnsvigil.demo.registration_world import build_world
 from dnsvigil.demo.resolver import RESOLVER
@@ -103,7 +104,9 @@ def run_demo(
     on_step("ingesting them")
     ingest_registration_files(warehouse, registration)
     on_step("analysing registration abuse")
-    abuse = analyze_and_store(warehouse, AbuseSettings.from_settings())
+    abuse = analyze_and_store(
+        warehouse, AbuseSettings.from_settings(), dga_score=model_dga_scorer(model)
+    )
     report = write_traffic_report(
         overview,
         out / "report.html",

@@ -263,3 +263,24 @@ ABUSE_RATES = TableSchema(
     ),
 )
 TABLES[ABUSE_RATES.name] = ABUSE_RATES
+
+DOMAIN_VERDICTS = TableSchema(
+    name="domain_verdicts",
+    version=1,
+    time_column="computed_at",
+    # Each classification appends a verdict per domain; the view shows the latest.
+    latest_by=("domain", "computed_at"),
+    schema=pa.schema(
+        [
+            pa.field("domain", pa.string(), nullable=False),
+            pa.field("computed_at", _UTC_NS, nullable=False),
+            pa.field("malicious", pa.bool_(), nullable=False),
+            pa.field("malicious_probability", pa.float64(), nullable=False),
+            pa.field("basis", _LOW_CARDINALITY, nullable=False),
+            pa.field("age_days", pa.float64(), nullable=True),
+            pa.field("similar_in_batch", pa.int64(), nullable=False),
+        ],
+        metadata=_metadata("domain_verdicts", 1),
+    ),
+)
+TABLES[DOMAIN_VERDICTS.name] = DOMAIN_VERDICTS
