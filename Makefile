@@ -5,9 +5,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian tools as command:package; the tests use the first two, the benchmark all of them.
-TEST_TOOLS := tshark:tshark chromium:chromium
-BENCH_TOOLS := $(TEST_TOOLS) knotd:knot dnsperf:dnsperf
+# Debian tools as command:package (a package with no command, as Knot's dnstap module, counts once installed);
+# the tests use all of them (knotd with its dnstap module and dnsperf drive `dnsvigil watch`), the benchmark too.
+TEST_TOOLS := tshark:tshark chromium:chromium knotd:knot mod-dnstap:knot-module-dnstap dnsperf:dnsperf
+BENCH_TOOLS := $(TEST_TOOLS)
 DEMO_OUT ?= demo-out
 
 .PHONY: demo test bench clean test-tools bench-tools model
@@ -30,7 +31,9 @@ $(VENV)/.test-installed: $(VENV)/.runtime-installed requirements/test.lock
 
 # Installs the Debian packages whose commands are missing (tshark's debconf question answered: no setuid).
 define install_missing
-	@missing=""; for pair in $(1); do command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	@missing=""; for pair in $(1); do command -v $${pair%%:*} >/dev/null \
+	  || [ "$$(dpkg-query -W -f='$${Status}' $${pair#*:} 2>/dev/null)" = "install ok installed" ] \
+	  || missing="$$missing $${pair#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  echo "wireshark-common wireshark-common/install-setuid boolean false" | $(SUDO) debconf-set-selections; \

@@ -121,6 +121,40 @@ SETTINGS: tuple[Setting, ...] = (
         "Windows with at least 10 responses a zone needs for its NXDOMAIN baseline; fewer, it is not judged.",
     ),
     Setting(
+        "watch_batch_messages",
+        "20000",
+        "DNSVIGIL_WATCH_BATCH_MESSAGES",
+        "Most DNS messages `dnsvigil watch` gathers before storing them in the warehouse as one commit.",
+    ),
+    Setting(
+        "watch_batch_seconds",
+        "5",
+        "DNSVIGIL_WATCH_BATCH_SECONDS",
+        "Longest time (seconds) `dnsvigil watch` holds received messages before storing them; the traffic "
+        "detectors run at most this often.",
+    ),
+    Setting(
+        "watch_queue_messages",
+        "200000",
+        "DNSVIGIL_WATCH_QUEUE_MESSAGES",
+        "DNS messages `dnsvigil watch dnstap` holds between receiving and storing; input beyond it is "
+        "dropped and counted.",
+    ),
+    Setting(
+        "watch_settle_seconds",
+        "10",
+        "DNSVIGIL_WATCH_SETTLE_SECONDS",
+        "Seconds a capture file must stop growing before `dnsvigil watch pcap` reads it (a newer file in "
+        "the directory ends it sooner).",
+    ),
+    Setting(
+        "watch_detection_window_seconds",
+        "600",
+        "DNSVIGIL_WATCH_DETECTION_WINDOW_SECONDS",
+        "Span of the most recent stored traffic (seconds) the traffic detectors read on each run of "
+        "`dnsvigil watch`.",
+    ),
+    Setting(
         "dga_min_names",
         "8",
         "DNSVIGIL_DGA_MIN_NAMES",

@@ -152,7 +152,8 @@ def _reader(kind: SourceKind, path: Path, ports: tuple[int, ...], chunk_bytes: i
     return read_dnstap(path, chunk_bytes=chunk_bytes)
 
 
-def _split_by_day(batch: pa.RecordBatch) -> Iterator[tuple[str, pa.RecordBatch]]:
+def split_by_day(batch: pa.RecordBatch) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """The rows of `batch` by UTC day of `ts`, as (YYYY-MM-DD, rows) pairs: one warehouse write per day."""
     ts_ns = batch.column("ts").cast(pa.int64()).to_numpy(zero_copy_only=False)
     days = ts_ns // _NS_PER_DAY
     first, last = int(days.min()), int(days.max())
@@ -222,7 +223,7 @@ def _ingest_one(
                         raise item
                     rows, bytes_read = item
                     messages += rows.num_rows
-                    for day, part in _split_by_day(rows) if rows.num_rows else ():
+                    for day, part in split_by_day(rows) if rows.num_rows else ():
                         write.write(part, day)
                     if progress:
                         progress(bytes_read)

@@ -1,0 +1,252 @@
+"""`dnsvigil watch`: live mode. Receive dnstap or follow rotating captures; store, detect and alert."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from dnsvigil.cli.context import HomeOption, QuietOption, common, stderr, stdout
+from dnsvigil.config import find_setting, read_ports
+from dnsvigil.errors import UsageError
+from dnsvigil.findings import Finding
+from dnsvigil.store.warehouse import Warehouse
+from dnsvigil.watch.alerts import alert_json, alert_line
+from dnsvigil.watch.settings import WatchSettings
+from dnsvigil.watch.stats import WatchSummary
+
+app = typer.Typer(
+    help=(
+        "Live mode: store DNS traffic as it arrives, run the traffic detectors over the most recent minutes "
+        "as it is stored, and print each new alert as it fires.\n\n"
+        "`watch dnstap` receives dnstap from name servers over a Unix socket; `watch pcap` follows a "
+        "directory where a capture tool rotates its files. Both store in small batches (settings "
+        "DNSVIGIL_WATCH_BATCH_MESSAGES, DNSVIGIL_WATCH_BATCH_SECONDS), judge the last "
+        "DNSVIGIL_WATCH_DETECTION_WINDOW_SECONDS of traffic after storing, and stop cleanly on Ctrl-C or "
+        "SIGTERM (what was received is stored first), printing a summary."
+    ),
+    no_args_is_help=True,
+)
+
+MaxSecondsOption = Annotated[
+    float | None,
+    typer.Option(
+        "--max-seconds", help="Stop by itself after this many seconds. [default: run until stopped]"
+    ),
+]
+MaxMessagesOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-messages", help="Stop by itself after this many DNS messages. [default: run until stopped]"
+    ),
+]
+WebhookOption = Annotated[
+    str | None,
+    typer.Option(
+        "--alert-webhook",
+        metavar="URL",
+        help="POST each new finding as JSON to this http(s) URL (5 s timeout; failures are told, counted).",
+    ),
+]
+JsonLinesOption = Annotated[
+    bool,
+    typer.Option("--json", help="Print alerts, then the summary, as JSON lines (one object per line)."),
+]
+
+
+class _ConsoleEvents:
+    """Progress and warnings on stderr, alerts on stdout as they fire (one line each, flushed)."""
+
+    def __init__(self, *, as_json: bool, quiet: bool) -> None:
+        self._as_json = as_json
+        self._quiet = quiet
+
+    def info(self, message: str) -> None:
+        if not self._quiet:
+            stderr.print(message, highlight=False, markup=False)
+
+    def warning(self, message: str) -> None:
+        stderr.print(f"warning: {message}", highlight=False, markup=False)
+
+    def alert(self, finding: Finding) -> None:
+        print(alert_json(finding) if self._as_json else alert_line(finding), flush=True)
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by the first SIGINT or SIGTERM; a second one interrupts at once."""
+    stop = threading.Event()
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        stderr.print(
+            f"{signal.Signals(signum).name}: storing what was received, then stopping (again to stop now)",
+            highlight=False,
+        )
+
+    previous = {number: signal.signal(number, handle) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _finish(summary: WatchSummary, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary.to_json(), sort_keys=True), flush=True)
+    else:
+        for line in summary.to_text():
+            stdout.print(line, highlight=False, markup=False)
+    if summary.lost:
+        sys.exit(1)
+
+
+def _socket_mode(text: str) -> int:
+    try:
+        mode = int(text, 8)
+    except ValueError:
+        mode = -1
+    if not 0 <= mode <= 0o777:
+        raise UsageError(f"--socket-mode must be octal permission bits such as 660, got {text!r}")
+    return mode
+
+
+@app.command("dnstap")
+def dnstap(
+    context: typer.Context,
+    socket_path: Annotated[
+        Path,
+        typer.Option("--socket", metavar="PATH", help="Unix socket to create; name servers connect to it."),
+    ],
+    socket_mode: Annotated[
+        str,
+        typer.Option(
+            "--socket-mode", help="Octal permissions of the socket: the name server's user must write to it."
+        ),
+    ] = "660",
+    max_seconds: MaxSecondsOption = None,
+    max_messages: MaxMessagesOption = None,
+    alert_webhook: WebhookOption = None,
+    home: HomeOption = None,
+    as_json: JsonLinesOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Receive dnstap from name servers over a Frame Streams Unix socket, store it, and alert on attacks.
+
+    Speaks bidirectional Frame Streams as fstrm senders do (READY/ACCEPT, START, data, STOP/FINISH) and
+    also takes a plain START-first stream. Any number of servers may connect at once; one that breaks its
+    stream or disconnects mid-frame is told about and counted, the others go on. Messages wait in a queue
+    of DNSVIGIL_WATCH_QUEUE_MESSAGES; when input outruns storing, what does not fit is dropped, counted
+    and reported (every 10 s at most), so memory stays bounded. If the disk fills, the batch is kept and
+    tried again while new input is dropped and counted.
+
+    Start the watcher first, then point the server at the socket (senders retry every few seconds until
+    it is there):
+
+    * Knot DNS, `knot.conf`: `mod-dnstap: [{id: tap, sink: "unix:/run/dnsvigil/dnstap.sock"}]` and
+      `template: [{id: default, global-module: mod-dnstap/tap}]`
+
+    * Unbound, `dnstap:` clause: `dnstap-enable: yes`, `dnstap-socket-path: "/run/dnsvigil/dnstap.sock"`,
+      `dnstap-log-client-query-messages: yes`, `dnstap-log-client-response-messages: yes`
+
+    * BIND, `options`: `dnstap { client; auth; };` and `dnstap-output unix "/run/dnsvigil/dnstap.sock";`
+
+    Examples:
+
+    `dnsvigil watch dnstap --socket /run/dnsvigil/dnstap.sock`
+
+    `dnsvigil watch dnstap --socket /run/dnsvigil/dnstap.sock --json --alert-webhook https://hooks.example.net/dns`
+
+    `dnsvigil watch dnstap --socket /tmp/tap.sock --max-seconds 60 --max-messages 100000`
+    """
+    from dnsvigil.watch.dnstap_watch import watch_dnstap
+
+    options = common(context, home=home, quiet=quiet)
+    mode = _socket_mode(socket_mode)
+    settings = WatchSettings.from_settings(max_seconds=max_seconds, max_messages=max_messages)
+    warehouse = Warehouse.open(options.home_path, create=True)
+    events = _ConsoleEvents(as_json=as_json, quiet=options.quiet)
+    with _stop_on_signals() as stop:
+        summary = watch_dnstap(
+            warehouse,
+            socket_path,
+            settings=settings,
+            events=events,
+            stop=stop,
+            socket_mode=mode,
+            webhook_url=alert_webhook,
+        )
+    _finish(summary, as_json=as_json)
+
+
+@app.command("pcap")
+def pcap(
+    context: typer.Context,
+    directory: Annotated[
+        Path, typer.Option("--dir", metavar="DIR", help="Directory the capture tool writes its files into.")
+    ],
+    pattern: Annotated[
+        str, typer.Option("--pattern", help="File names to take, with shell wildcards, e.g. 'dns_*.pcap*'.")
+    ] = "*",
+    ports: Annotated[
+        str | None,
+        typer.Option(
+            "--ports",
+            help=f"{find_setting('dns_ports').help} [default: ${find_setting('dns_ports').env}, else 53]",
+            show_default=False,
+        ),
+    ] = None,
+    max_seconds: MaxSecondsOption = None,
+    max_messages: MaxMessagesOption = None,
+    alert_webhook: WebhookOption = None,
+    home: HomeOption = None,
+    as_json: JsonLinesOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Follow a directory of rotating capture files: store each finished file, and alert on attacks.
+
+    A file is read once it is finished: a newer file appeared and it stopped changing, or it has not
+    changed for DNSVIGIL_WATCH_SETTLE_SECONDS. A file still being written is never read. Each file is
+    stored as one commit, as `dnsvigil ingest pcap` does, and recorded done only after it; restarted, the
+    watcher skips the files it finished and the warehouse stores no file twice. Files wait on disk while
+    the watcher is busy, so nothing is dropped; if the disk fills, the file is tried again later.
+    `--max-messages` counts stored messages and stops after the file that reaches it.
+
+    Examples:
+
+    `tcpdump -i eth0 -G 60 -w '/var/captures/dns_%Y%m%d%H%M%S.pcap' port 53` with
+    `dnsvigil watch pcap --dir /var/captures --pattern 'dns_*.pcap'`
+
+    `dumpcap -i eth0 -f 'port 53' -b duration:60 -w /var/captures/dns.pcapng` with
+    `dnsvigil watch pcap --dir /var/captures --json`
+    """
+    from dnsvigil.watch.pcap_watch import watch_pcap
+
+    options = common(context, home=home, quiet=quiet)
+    port_numbers = read_ports(ports)
+    settings = WatchSettings.from_settings(max_seconds=max_seconds, max_messages=max_messages)
+    warehouse = Warehouse.open(options.home_path, create=True)
+    events = _ConsoleEvents(as_json=as_json, quiet=options.quiet)
+    with _stop_on_signals() as stop:
+        summary = watch_pcap(
+            warehouse,
+            directory,
+            settings=settings,
+            events=events,
+            stop=stop,
+            pattern=pattern,
+            ports=port_numbers,
+            webhook_url=alert_webhook,
+        )
+    _finish(summary, as_json=as_json)

@@ -1,0 +1,95 @@
+"""`watch_dnstap`: listen for dnstap senders, store what they send, judge it, until told to stop.
+
+The calling thread runs the asyncio loop that receives; a second thread stores and detects
+(`MessageProcessor`). Stopping (a signal, `max_seconds`, `max_messages`) closes the socket and every
+connection first, then lets the storing thread store what was received, run the detectors a last time
+and end; the summary comes after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+from dnsvigil.store.warehouse import Warehouse
+from dnsvigil.watch.batch_queue import BatchQueue
+from dnsvigil.watch.dnstap_server import DnstapListener
+from dnsvigil.watch.events import WatchEvents
+from dnsvigil.watch.message_processor import MessageProcessor
+from dnsvigil.watch.settings import WatchSettings
+from dnsvigil.watch.stats import WatchSummary
+from dnsvigil.watch.watcher import WatchRun
+
+POLL_SECONDS = 0.05
+"""How often the receiving loop looks at the stop conditions."""
+
+
+def watch_dnstap(
+    warehouse: Warehouse,
+    socket_path: Path,
+    *,
+    settings: WatchSettings,
+    events: WatchEvents,
+    stop: threading.Event,
+    socket_mode: int = 0o660,
+    webhook_url: str | None = None,
+) -> WatchSummary:
+    """Receive dnstap on the Unix socket `socket_path` until `stop` is set or a stop condition is met.
+
+    Args:
+        warehouse: where messages and findings are stored.
+        socket_path: the socket senders connect to (a stale one is replaced, a live one refused).
+        settings: batching, queueing, detection span and stop conditions.
+        events: where progress, warnings and alerts go.
+        stop: set it to stop; it is set when `max_seconds` or `max_messages` is reached.
+        socket_mode: permission bits of the socket: senders need write permission.
+        webhook_url: where each new finding is posted as JSON, if anywhere.
+
+    Returns:
+        What was received, stored, dropped and found.
+
+    Raises:
+        UsageError: the socket cannot be created there, or a setting cannot be used.
+    """
+    run = WatchRun(
+        warehouse,
+        source=f"dnstap on unix:{socket_path}",
+        settings=settings,
+        events=events,
+        stop=stop,
+        webhook_url=webhook_url,
+    )
+    queue = BatchQueue(settings.queue_messages)
+    listener = DnstapListener(socket_path, mode=socket_mode, run=run, queue=queue)
+    processor = MessageProcessor(run, queue, origin=f"unix:{socket_path}")
+    failures: list[BaseException] = []
+
+    def store() -> None:
+        try:
+            processor.run()
+        except BaseException as error:  # re-raised in the calling thread, after receiving stops
+            failures.append(error)
+            stop.set()
+
+    storing = threading.Thread(target=store, name="store", daemon=True)
+    try:
+        asyncio.run(_receive(listener, run, storing))
+    finally:
+        queue.close()
+        if storing.is_alive():
+            storing.join()
+    if failures:
+        raise failures[0]
+    return run.finish()
+
+
+async def _receive(listener: DnstapListener, run: WatchRun, storing: threading.Thread) -> None:
+    await listener.start()
+    run.events.info(f"listening for dnstap on {listener.path}; storing in {run.home}")
+    storing.start()
+    try:
+        while not run.should_stop(run.stats.total("received")):
+            await asyncio.sleep(POLL_SECONDS)
+    finally:
+        await listener.close()

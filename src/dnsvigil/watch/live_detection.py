@@ -1,0 +1,153 @@
+"""Run the traffic detectors over the most recent stored traffic, store their findings, raise new alerts.
+
+"Recent" is by the traffic's own clock, not the wall clock: the latest message time is read from the
+Parquet footers of the files committed since the last run (their `ts` statistics), so a watcher fed old
+captures judges them as a live one judges live traffic. Findings are stored by `detect_and_store`, as
+`dnsvigil traffic detect` stores them (idempotent); `alerts.AlertTracker` decides which are news.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+import pyarrow.parquet as pq
+
+from dnsvigil.errors import DnsvigilError, NothingReadError
+from dnsvigil.findings import Finding
+from dnsvigil.store.engine import DuckDBEngine
+from dnsvigil.store.schema import DNS_MESSAGES, FINDINGS
+from dnsvigil.store.warehouse import Warehouse
+from dnsvigil.traffic.detect import detect_and_store
+from dnsvigil.traffic.detection import TimeWindow, TrafficDetector, instant_of_ns
+from dnsvigil.watch.alerts import MAX_LOOKBACK_SPANS, AlertTracker, detection_span
+from dnsvigil.watch.stats import WatchStats
+
+FILES_READ_AT_START = 16
+"""Most recent committed files whose footers give the latest message time when a watcher starts."""
+
+
+class StoredTimeline:
+    """The latest message time in `dns_messages`, read from the footers of newly committed files."""
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self._warehouse = warehouse
+        self._files_seen = max(len(warehouse.files(DNS_MESSAGES.name)) - FILES_READ_AT_START, 0)
+        self.latest_ns: int | None = None
+
+    def refresh(self) -> int | None:
+        """The latest message time (nanoseconds since the epoch), reading the files new since last time."""
+        files = self._warehouse.files(DNS_MESSAGES.name)
+        for stored in files[self._files_seen :]:
+            newest = _newest_ts_ns(self._warehouse, stored.path)
+            if newest is not None and (self.latest_ns is None or newest > self.latest_ns):
+                self.latest_ns = newest
+        self._files_seen = len(files)
+        return self.latest_ns
+
+
+def _newest_ts_ns(warehouse: Warehouse, path: str) -> int | None:
+    try:
+        metadata = pq.read_metadata(warehouse.home / path)
+    except OSError:
+        return None  # the catalog lists it, so it is there; a read error is told by the detectors' run
+    column = metadata.schema.to_arrow_schema().get_field_index("ts")
+    newest: int | None = None
+    for group in range(metadata.num_row_groups):
+        statistics = metadata.row_group(group).column(column).statistics
+        if statistics is not None and statistics.has_min_max:
+            value = int(statistics.max_raw)
+            newest = value if newest is None else max(newest, value)
+    return newest
+
+
+class LiveDetection:
+    """Judges the recent stored traffic when asked (the watcher asks after storing).
+
+    Args:
+        warehouse: where messages are stored and findings go.
+        detectors: the traffic detectors (`detectors_from_settings`).
+        span_seconds: how far back from the latest message the detectors read.
+        window_seconds: the detectors' counting window.
+        stats: counts runs, failures, findings.
+        alert: called with each finding that begins a new incident.
+        notice: tells the user when a run fails.
+    """
+
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        detectors: Sequence[TrafficDetector],
+        *,
+        span_seconds: int,
+        window_seconds: int,
+        stats: WatchStats,
+        alert: Callable[[Finding], None],
+        notice: Callable[[str], None],
+    ) -> None:
+        self._warehouse = warehouse
+        self._detectors = tuple(detectors)
+        self._span_seconds = span_seconds
+        self._window_seconds = window_seconds
+        self._stats = stats
+        self._alert = alert
+        self._notice = notice
+        self._timeline = StoredTimeline(warehouse)
+        self._tracker = AlertTracker(quiet_seconds=span_seconds)
+        self._remember_stored_findings()
+
+    def _remember_stored_findings(self) -> None:
+        """Incidents stored before a restart are not news: remember those of the latest span."""
+        latest = self._timeline.refresh()
+        if latest is None:
+            return
+        since = instant_of_ns(latest) - timedelta(seconds=MAX_LOOKBACK_SPANS * self._span_seconds)
+        engine = DuckDBEngine(self._warehouse)
+        try:
+            rows = engine.arrow(
+                f"SELECT code, subject_type, subject, first_seen, last_seen FROM {FINDINGS.name}"
+                " WHERE last_seen >= ?",
+                [since],
+            ).to_pylist()
+        finally:
+            engine.close()
+        for row in rows:
+            self._tracker.remember(
+                (row["code"], row["subject_type"], row["subject"]), row["first_seen"], row["last_seen"]
+            )
+
+    def run(self) -> list[Finding]:
+        """Judge the recent traffic once; return the findings that were news (already alerted).
+
+        A failing run (a query error, an unreadable file) is told and counted; the watcher goes on.
+        """
+        latest_ns = self._timeline.refresh()
+        if latest_ns is None:
+            return []
+        latest = instant_of_ns(latest_ns)
+        span = detection_span(
+            latest_ns,
+            span_seconds=self._span_seconds,
+            window_seconds=self._window_seconds,
+            open_since=self._tracker.open_since(latest, self._window_seconds),
+        )
+        try:
+            run = detect_and_store(self._warehouse, self._detectors, span)
+        except NothingReadError:
+            return []
+        except (DnsvigilError, OSError) as error:
+            self._stats.add(detection_errors=1)
+            self._notice(
+                f"the traffic detectors failed over {_described(span)} ({error}); trying again later"
+            )
+            return []
+        news = self._tracker.admit(run.findings)
+        self._tracker.forget_before(latest - timedelta(seconds=MAX_LOOKBACK_SPANS * self._span_seconds))
+        self._stats.add(detection_runs=1, findings_stored=run.stored, findings=len(news))
+        for finding in news:
+            self._alert(finding)
+        return news
+
+
+def _described(span: TimeWindow) -> str:
+    return f"the traffic since {span.since.isoformat()}" if span.since else "the stored traffic"

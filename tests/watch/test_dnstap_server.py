@@ -1,0 +1,173 @@
+"""The dnstap socket: the Frame Streams handshake, several senders, broken or vanishing ones, the file."""
+
+from __future__ import annotations
+
+import socket
+import struct
+from pathlib import Path
+
+import pytest
+
+from dnsvigil.errors import UsageError
+from dnsvigil.watch.dnstap_server import claim_socket_path
+from tests.ingest import dnstap_builder as b
+from tests.watch.support import (
+    connect,
+    dnstap_watcher,
+    frames,
+    send_bidirectional,
+    settings,
+    stored_rows,
+    wait_for,
+)
+
+
+def test_bidirectional_handshake_accepts_dnstap_and_finishes(home: Path, socket_path: Path) -> None:
+    with dnstap_watcher(home, socket_path) as watcher:
+        accept, finish, after = send_bidirectional(socket_path, frames(25))
+        wait_for(lambda: any("sent STOP" in line for line in watcher.events.infos), what="STOP")
+    # ACCEPT names the one content type taken, of the two READY offered; FINISH answers STOP; then close.
+    assert accept == b.control_frame(b.ACCEPT, [b.DNSTAP_CONTENT_TYPE])
+    assert finish == b.control_frame(b.FINISH)
+    assert after == b""
+    assert watcher.summary is not None
+    assert (watcher.summary.received, watcher.summary.stored, watcher.summary.dropped) == (25, 25, 0)
+    (peer,) = watcher.summary.peers
+    assert (peer.state, peer.messages, peer.errors) == ("finished", 25, 0)
+    assert stored_rows(home) == 25
+    assert (
+        stored_rows(home, "qname = 'host7.example.com' AND source_file = 'unix:" + str(socket_path) + "'")
+        == 1
+    )
+
+
+def test_a_unidirectional_stream_gets_no_answer(home: Path, socket_path: Path) -> None:
+    with dnstap_watcher(home, socket_path) as watcher, connect(socket_path) as sender:
+        sender.sendall(b.dnstap_stream(frames(3)))
+        sender.shutdown(socket.SHUT_WR)
+        assert sender.recv(64) == b""  # no ACCEPT, no FINISH: a file-like stream is only read
+        wait_for(lambda: watcher.events.infos and "sent STOP" in watcher.events.infos[-1], what="STOP")
+    assert watcher.summary is not None and watcher.summary.stored == 3
+
+
+def test_broken_and_vanishing_senders_are_told_and_the_others_go_on(home: Path, socket_path: Path) -> None:
+    with dnstap_watcher(home, socket_path) as watcher:
+        # Cut off in the middle of a data frame: the complete frames before are kept.
+        with connect(socket_path) as cut:
+            whole = b"".join(b.data_frame(payload) for payload in frames(4, first=100))
+            cut.sendall(b.control_frame(b.START) + whole + struct.pack(">I", 500) + b"only part")
+        # Not Frame Streams at all.
+        with connect(socket_path) as garbage:
+            garbage.sendall(b"GET / HTTP/1.1\r\n\r\n")
+            assert garbage.recv(64) == b""  # closed by the watcher
+        # A READY offering only another content type.
+        with connect(socket_path) as other:
+            other.sendall(b.control_frame(b.READY, [b"protobuf:other.Thing"]))
+            assert other.recv(64) == b""
+        # A frame longer than any dnstap frame: the stream is broken from there on.
+        with connect(socket_path) as huge:
+            huge.sendall(
+                b.control_frame(b.START) + b.data_frame(frames(1, first=200)[0]) + struct.pack(">I", 1 << 30)
+            )
+            assert huge.recv(64) == b""
+        # Connects and leaves without a byte.
+        connect(socket_path).close()
+        # A well-behaved sender afterwards is served as usual.
+        accept, finish, _ = send_bidirectional(socket_path, frames(10, first=300))
+        assert accept and finish == b.control_frame(b.FINISH)
+        wait_for(lambda: len(watcher.events.warnings) >= 4, what="the warnings")
+    summary = watcher.summary
+    assert summary is not None
+    by_state = sorted((peer.state, peer.messages, peer.errors) for peer in summary.peers)
+    assert by_state == [
+        ("broken", 0, 1),
+        ("broken", 0, 1),
+        ("broken", 1, 1),
+        ("disconnected", 0, 0),
+        ("disconnected", 4, 1),
+        ("finished", 10, 0),
+    ]
+    assert summary.received == summary.stored == 15
+    assert summary.malformed["dnstap_bad_frame"] == 2  # the cut frame and the overlong one
+    warnings = "\n".join(watcher.events.warnings)
+    assert "disconnected in the middle of a frame" in warnings
+    assert "not a Frame Streams file" in warnings
+    assert "READY names content type 'protobuf:other.Thing', expected 'protobuf:dnstap.Dnstap'" in warnings
+    assert "a frame could not be read" in warnings
+    assert stored_rows(home) == 15
+
+
+def test_several_senders_at_once(home: Path, socket_path: Path) -> None:
+    with dnstap_watcher(home, socket_path) as watcher:
+        senders = [connect(socket_path) for _ in range(3)]
+        for number, sender in enumerate(senders):
+            sender.sendall(b.control_frame(b.START))
+            sender.sendall(b"".join(b.data_frame(payload) for payload in frames(20, first=number * 20)))
+        for sender in senders:
+            sender.sendall(b.control_frame(b.STOP))
+            sender.close()
+        wait_for(lambda: sum("sent STOP" in line for line in watcher.events.infos) == 3, what="three STOPs")
+    assert watcher.summary is not None
+    assert [peer.messages for peer in watcher.summary.peers] == [20, 20, 20]
+    assert stored_rows(home) == 60 and stored_rows(home, "qname = 'host59.example.com'") == 1
+
+
+def test_stopping_closes_open_connections_and_stores_what_came(home: Path, socket_path: Path) -> None:
+    sender = None
+    with dnstap_watcher(home, socket_path) as watcher:
+        sender = connect(socket_path)
+        sender.sendall(b.control_frame(b.START) + b"".join(b.data_frame(p) for p in frames(7)))
+        wait_for(lambda: watcher.summary is None and stored_rows_or_zero(home) == 7, what="7 rows stored")
+    assert sender.recv(64) == b""
+    sender.close()
+    assert watcher.summary is not None
+    assert [peer.state for peer in watcher.summary.peers] == ["stopped"]
+    assert not socket_path.exists()  # the socket file is removed
+
+
+def stored_rows_or_zero(home: Path) -> int:
+    return stored_rows(home) if (home / "catalog.json").exists() else 0
+
+
+def test_max_messages_stops_the_watcher_after_exactly_that_many(home: Path, socket_path: Path) -> None:
+    with (
+        dnstap_watcher(home, socket_path, settings(max_messages=30)) as watcher,
+        connect(socket_path) as sender,
+    ):
+        sender.sendall(b.control_frame(b.START) + b"".join(b.data_frame(p) for p in frames(50)))
+        wait_for(lambda: watcher.stop.is_set(), what="the stop")
+    assert watcher.summary is not None
+    assert (watcher.summary.received, watcher.summary.stored) == (30, 30)
+    assert stored_rows(home) == 30
+
+
+def test_a_stale_socket_is_replaced_and_a_live_one_refused(tmp_path: Path, socket_path: Path) -> None:
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(socket_path))
+    stale.close()  # the file stays, nobody listens
+    claim_socket_path(socket_path)
+    assert not socket_path.exists()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as live:
+        live.bind(str(socket_path))
+        live.listen()
+        with pytest.raises(UsageError, match="another process already listens"):
+            claim_socket_path(socket_path)
+    socket_path.unlink()
+    socket_path.write_text("not a socket")
+    with pytest.raises(UsageError, match="is not a socket"):
+        claim_socket_path(socket_path)
+    with pytest.raises(UsageError, match="no such directory"):
+        claim_socket_path(tmp_path / "missing" / "tap.sock")
+
+
+def test_a_control_frame_out_of_turn_closes_the_connection_keeping_what_came_before(
+    home: Path, socket_path: Path
+) -> None:
+    with dnstap_watcher(home, socket_path) as watcher, connect(socket_path) as sender:
+        data = b"".join(b.data_frame(payload) for payload in frames(6))
+        sender.sendall(b.control_frame(b.START) + data + b.control_frame(b.START))
+        assert sender.recv(64) == b""
+        wait_for(lambda: watcher.warned("START frame while started"), what="the warning")
+    assert watcher.summary is not None
+    assert [(peer.state, peer.errors) for peer in watcher.summary.peers] == [("broken", 1)]
+    assert watcher.summary.stored == 6
