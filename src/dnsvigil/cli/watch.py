@@ -7,7 +7,8 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -102,7 +103,34 @@ def _stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(number, handler)
 
 
-def _finish(summary: WatchSummary, *, as_json: bool) -> None:
+@dataclass(frozen=True, slots=True)
+class _Watch:
+    """What every watcher is given: where to store, its settings, where to report, when to stop."""
+
+    warehouse: Warehouse
+    settings: WatchSettings
+    events: _ConsoleEvents
+    stop: threading.Event
+
+
+def _run(
+    context: typer.Context,
+    watch: Callable[[_Watch], WatchSummary],
+    *,
+    home: str | None,
+    quiet: bool,
+    as_json: bool,
+    max_seconds: float | None,
+    max_messages: int | None,
+) -> None:
+    """Open the warehouse, run `watch` until a signal or a stop condition, print its summary; exit 1 when
+    something received could not be stored."""
+    options = common(context, home=home, quiet=quiet)
+    settings = WatchSettings.from_settings(max_seconds=max_seconds, max_messages=max_messages)
+    warehouse = Warehouse.open(options.home_path, create=True)
+    events = _ConsoleEvents(as_json=as_json, quiet=options.quiet)
+    with _stop_on_signals() as stop:
+        summary = watch(_Watch(warehouse, settings, events, stop))
     if as_json:
         print(json.dumps(summary.to_json(), sort_keys=True), flush=True)
     else:
@@ -172,22 +200,28 @@ def dnstap(
     """
     from dnsvigil.watch.dnstap_watch import watch_dnstap
 
-    options = common(context, home=home, quiet=quiet)
     mode = _socket_mode(socket_mode)
-    settings = WatchSettings.from_settings(max_seconds=max_seconds, max_messages=max_messages)
-    warehouse = Warehouse.open(options.home_path, create=True)
-    events = _ConsoleEvents(as_json=as_json, quiet=options.quiet)
-    with _stop_on_signals() as stop:
-        summary = watch_dnstap(
-            warehouse,
+
+    def watch(run: _Watch) -> WatchSummary:
+        return watch_dnstap(
+            run.warehouse,
             socket_path,
-            settings=settings,
-            events=events,
-            stop=stop,
+            settings=run.settings,
+            events=run.events,
+            stop=run.stop,
             socket_mode=mode,
             webhook_url=alert_webhook,
         )
-    _finish(summary, as_json=as_json)
+
+    _run(
+        context,
+        watch,
+        home=home,
+        quiet=quiet,
+        as_json=as_json,
+        max_seconds=max_seconds,
+        max_messages=max_messages,
+    )
 
 
 @app.command("pcap")
@@ -233,20 +267,26 @@ def pcap(
     """
     from dnsvigil.watch.pcap_watch import watch_pcap
 
-    options = common(context, home=home, quiet=quiet)
     port_numbers = read_ports(ports)
-    settings = WatchSettings.from_settings(max_seconds=max_seconds, max_messages=max_messages)
-    warehouse = Warehouse.open(options.home_path, create=True)
-    events = _ConsoleEvents(as_json=as_json, quiet=options.quiet)
-    with _stop_on_signals() as stop:
-        summary = watch_pcap(
-            warehouse,
+
+    def watch(run: _Watch) -> WatchSummary:
+        return watch_pcap(
+            run.warehouse,
             directory,
-            settings=settings,
-            events=events,
-            stop=stop,
+            settings=run.settings,
+            events=run.events,
+            stop=run.stop,
             pattern=pattern,
             ports=port_numbers,
             webhook_url=alert_webhook,
         )
-    _finish(summary, as_json=as_json)
+
+    _run(
+        context,
+        watch,
+        home=home,
+        quiet=quiet,
+        as_json=as_json,
+        max_seconds=max_seconds,
+        max_messages=max_messages,
+    )

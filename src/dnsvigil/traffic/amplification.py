@@ -14,17 +14,16 @@ Only UDP counts: a TCP peer has completed a handshake, so its address is not spo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from dnsvigil.findings import Finding, FindingCode, Severity, SubjectType, register_code
 from dnsvigil.store.sql import SqlRunner
 from dnsvigil.traffic.detection import (
     Crossing,
+    EpisodeTimes,
     Row,
     TimeWindow,
     crossings_evidence,
     episodes,
-    instant_of_ns,
     window_number_sql,
 )
 from dnsvigil.traffic.dns_names import qtype_to_text
@@ -133,9 +132,8 @@ class AmplificationDetector:
     def _finding(self, runner: SqlRunner, run: list[Row]) -> Finding:
         victim = str(run[0]["victim"])
         peak = max(run, key=lambda row: (row["response_bytes"], -row["bucket"]))
-        first_seen = instant_of_ns(min(row["first_ns"] for row in run))
-        last_seen = instant_of_ns(max(row["last_ns"] for row in run))
-        span = TimeWindow(first_seen, last_seen + timedelta(microseconds=1))
+        times = EpisodeTimes.of(run)
+        span = times.window
         udp, params = _udp_sql(span, self.window_seconds)
         names = runner.arrow(_NAMES_SQL.format(udp=udp), [*params, victim, self.top]).to_pylist()
         reflectors = runner.arrow(_REFLECTORS_SQL.format(udp=udp), [*params, victim, self.top]).to_pylist()
@@ -162,8 +160,8 @@ class AmplificationDetector:
             severity=Severity.HIGH,
             # An estimated query size makes the factor, and so the finding, less certain.
             confidence=0.9 if measured else 0.7,
-            first_seen=first_seen,
-            last_seen=last_seen,
+            first_seen=times.first_seen,
+            last_seen=times.last_seen,
             detector=DETECTOR,
             evidence={
                 "victim": victim,

@@ -143,6 +143,27 @@ def episodes(rows: Iterable[Row], key: Callable[[Row], str]) -> list[list[Row]]:
     return runs
 
 
+@dataclass(frozen=True, slots=True)
+class EpisodeTimes:
+    """When an episode (a run of flagged windows, each row with `first_ns` and `last_ns`) was seen."""
+
+    first_seen: datetime
+    last_seen: datetime
+
+    @classmethod
+    def of(cls, run: Sequence[Row]) -> EpisodeTimes:
+        """From the first message of the run's first window to the last of its last."""
+        return cls(
+            instant_of_ns(min(int(row["first_ns"]) for row in run)),
+            instant_of_ns(max(int(row["last_ns"]) for row in run)),
+        )
+
+    @property
+    def window(self) -> TimeWindow:
+        """The episode as a window to read its messages again (the last one included)."""
+        return TimeWindow(self.first_seen, self.last_seen + timedelta(microseconds=1))
+
+
 class TrafficDetector(Protocol):
     """A detector over stored traffic: thresholds set when built (keyword-only), no state, one method.
 

@@ -15,18 +15,17 @@ Medians are t-digest estimates (DuckDB's `approx_quantile`), so memory stays bou
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from dnsvigil.findings import Finding, FindingCode, Severity, SubjectType, register_code
 from dnsvigil.store.sql import SqlRunner
 from dnsvigil.traffic.detection import (
     MAD_TO_SIGMA,
     Crossing,
+    EpisodeTimes,
     Row,
     TimeWindow,
     crossings_evidence,
     episodes,
-    instant_of_ns,
     window_number_sql,
 )
 from dnsvigil.traffic.rssac002 import ipv6_prefix64_sql
@@ -138,9 +137,8 @@ class QueryFloodDetector:
     def _finding(self, runner: SqlRunner, run: list[Row]) -> Finding:
         level, entity = str(run[0]["level"]), str(run[0]["entity"])
         peak = max(run, key=lambda row: (row["queries"], -row["bucket"]))
-        first_seen = instant_of_ns(min(row["first_ns"] for row in run))
-        last_seen = instant_of_ns(max(row["last_ns"] for row in run))
-        queries, params = self._queries_sql(TimeWindow(first_seen, last_seen + timedelta(microseconds=1)))
+        times = EpisodeTimes.of(run)
+        queries, params = self._queries_sql(times.window)
         column = "src_addr" if level == "address" else "prefix"
 
         def top(of: str) -> list[Row]:
@@ -155,8 +153,8 @@ class QueryFloodDetector:
             severity=Severity.HIGH,
             # A network may be many ordinary users behind one prefix; one address flooding is clearer.
             confidence=0.8 if level == "address" else 0.6,
-            first_seen=first_seen,
-            last_seen=last_seen,
+            first_seen=times.first_seen,
+            last_seen=times.last_seen,
             detector=DETECTOR,
             evidence={
                 "level": level,

@@ -14,13 +14,13 @@ error), and only the (zone, window) pairs over the volume thresholds leave the e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from dnsvigil.findings import Finding, FindingCode, Severity, SubjectType, register_code
 from dnsvigil.store.sql import SqlRunner
 from dnsvigil.traffic.detection import (
     NS_PER_SECOND,
     Crossing,
+    EpisodeTimes,
     Row,
     TimeWindow,
     crossings_evidence,
@@ -124,10 +124,9 @@ class RandomSubdomainDetector:
     def _finding(self, runner: SqlRunner, run: list[Row]) -> Finding:
         zone = str(run[0]["zone"])
         peak = max(run, key=lambda row: (max(row["queries"], row["responses"]), -row["bucket"]))
-        first_seen = instant_of_ns(min(row["first_ns"] for row in run))
-        last_seen = instant_of_ns(max(row["last_ns"] for row in run))
+        times = EpisodeTimes.of(run)
         # The episode's own span, to the microsecond a datetime holds, widened to keep its last message.
-        span = TimeWindow(first_seen, last_seen + timedelta(microseconds=1))
+        span = times.window
         zone_rows, params = zone_rows_sql(span, self.window_seconds, under=zone)
         resolvers = runner.arrow(_EPISODE_SQL.format(zone_rows=zone_rows), [*params, zone, self.top])
         (whole,) = runner.arrow(
@@ -143,8 +142,8 @@ class RandomSubdomainDetector:
             subject=zone,
             severity=Severity.CRITICAL if peak_qps >= CRITICAL_RATE_FACTOR * self.min_qps else Severity.HIGH,
             confidence=round(min(0.99, failure_share), 4),
-            first_seen=first_seen,
-            last_seen=last_seen,
+            first_seen=times.first_seen,
+            last_seen=times.last_seen,
             detector=DETECTOR,
             evidence={
                 "zone_kind": kind.kind,
