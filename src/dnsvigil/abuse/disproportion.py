@@ -9,8 +9,9 @@ for the whole month's ranking), when `x` reaches the minimum size, and when its 
 minimum multiple of `s` (significant and large, not just significant).
 
 A malicious registration is a domain listed for a security threat (spam is left out) that no feed marks as
-an abused legitimate domain and the classifier does not call compromised (`sources.listed_ctes`). Counts and shares
-cover the TLDs whose registry reports are in the warehouse for that month, and real registrars only.
+an abused legitimate domain and the classifier does not call compromised (`sources.listed_ctes`). Counts
+and shares cover the TLDs whose registry reports are in the warehouse for that month, and real registrars
+only.
 """
 
 from __future__ import annotations
