@@ -49,6 +49,7 @@ bench-tools:
 
 demo: $(VENV)/.runtime-installed
 	$(BIN)/dnsvigil demo --out $(DEMO_OUT)
+	@echo "web app and API: $(BIN)/dnsvigil serve --home $(DEMO_OUT)/warehouse, then open http://127.0.0.1:8000/api/v1/"
 
 test: $(VENV)/.test-installed test-tools
 	$(BIN)/ruff check src tests benchmarks

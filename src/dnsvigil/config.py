@@ -37,6 +37,24 @@ SETTINGS: tuple[Setting, ...] = (
         "Warehouse directory: Parquet tables and their catalog.",
     ),
     Setting(
+        "web_host",
+        "127.0.0.1",
+        "DNSVIGIL_WEB_HOST",
+        "Address `dnsvigil serve` listens on; the default keeps the web app to this machine.",
+    ),
+    Setting(
+        "web_port",
+        "8000",
+        "DNSVIGIL_WEB_PORT",
+        "TCP port `dnsvigil serve` listens on.",
+    ),
+    Setting(
+        "web_session_hours",
+        "8",
+        "DNSVIGIL_WEB_SESSION_HOURS",
+        "Hours a web login session lasts before the user must log in again with their API token.",
+    ),
+    Setting(
         "dns_ports",
         "53",
         "DNSVIGIL_DNS_PORTS",

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from dnsvigil import __version__
-from dnsvigil.cli import abuse, demo, dga, info, ingest, query, traffic, watch
+from dnsvigil.cli import abuse, demo, dga, info, ingest, query, serve, traffic, users, watch
 from dnsvigil.cli.context import Common, HomeOption, QuietOption, stderr
 from dnsvigil.errors import DnsvigilError
 
@@ -36,10 +36,12 @@ app.add_typer(ingest.app, name="ingest")
 app.add_typer(traffic.app, name="traffic")
 app.add_typer(dga.app, name="dga")
 app.add_typer(abuse.app, name="abuse")
+app.add_typer(users.app, name="users")
 app.add_typer(watch.app, name="watch")
 app.command("query")(query.query)
 app.command("demo")(demo.demo)
 app.command("info")(info.info)
+app.command("serve")(serve.serve)
 
 
 def _show_version(value: bool) -> None:

@@ -1,0 +1,59 @@
+"""The web app's read-only view of the warehouse: one DuckDB engine, renewed when the catalog changes.
+
+Requests run on a thread pool, and a DuckDB connection serves one caller at a time, so queries take
+turns on the engine (each query is itself parallel inside DuckDB). An ingest that commits while the
+server runs changes `catalog.json`; the next request sees the new data through a fresh engine, while
+requests already running finish on the one they started with.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pyarrow as pa
+
+from dnsvigil.store.engine import DuckDBEngine
+from dnsvigil.store.warehouse import Warehouse
+
+
+class Snapshot:
+    """A `SqlRunner` over the warehouse as one request sees it."""
+
+    def __init__(self, engine: DuckDBEngine, lock: threading.Lock) -> None:
+        self._engine = engine
+        self._lock = lock
+
+    def arrow(self, sql: str, params: list[object] | None = None) -> pa.Table:
+        """Run trusted, parameterised SQL and return the result as Arrow."""
+        with self._lock:
+            return self._engine.arrow(sql, params)
+
+
+class WarehouseData:
+    """The warehouse at `home`, opened once and read through snapshots.
+
+    Raises:
+        WarehouseError: `home` holds no warehouse (when built).
+    """
+
+    def __init__(self, home: Path) -> None:
+        self.warehouse = Warehouse.open(home)
+        self._catalog = home / "catalog.json"
+        self._swap = threading.Lock()
+        self._stamp = self._catalog_stamp()
+        self._current = Snapshot(DuckDBEngine(self.warehouse), threading.Lock())
+
+    def _catalog_stamp(self) -> tuple[int, int, int]:
+        status = self._catalog.stat()
+        return status.st_ino, status.st_mtime_ns, status.st_size
+
+    def snapshot(self) -> Snapshot:
+        """A runner over the data committed now, for one request."""
+        stamp = self._catalog_stamp()
+        with self._swap:
+            if stamp != self._stamp:
+                # The old engine closes when the last request reading it lets go of it.
+                self._current = Snapshot(DuckDBEngine(self.warehouse), threading.Lock())
+                self._stamp = stamp
+            return self._current
