@@ -77,10 +77,25 @@ def test_orphans_of_a_crashed_commit_are_removed_at_the_next_commit(home: Path) 
     orphan = home / "tables" / "findings" / "day=2023-11-14" / "crashed.parquet"
     orphan.parent.mkdir(parents=True)
     orphan.write_bytes(b"half")
+    marker = home / "staging" / ".commit-4194304"  # a commit by a process long gone (above pid_max)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
     with warehouse.begin("findings") as write:
         write.write(_findings_rows(1), "2023-11-14")
         write.commit("source-b", "test")
-    assert not orphan.exists()
+    assert not orphan.exists() and not marker.exists()
+    assert [path.name for path in (home / "staging").iterdir()] == []  # this commit left no marker
+
+
+def test_without_a_crashed_commit_the_tables_are_not_searched(home: Path) -> None:
+    warehouse = Warehouse.open(home, create=True)
+    stray = home / "tables" / "findings" / "day=2023-11-14" / "not-ours.parquet"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"x")
+    with warehouse.begin("findings") as write:
+        write.write(_findings_rows(1), "2023-11-14")
+        write.commit("source-c", "test")
+    assert stray.exists()  # no marker of a dead commit: nothing to clean, nothing scanned
 
 
 def test_a_newer_schema_version_is_refused(home: Path) -> None:

@@ -55,7 +55,9 @@ class SourceRecord:
 def _write_json_atomically(path: Path, document: dict[str, Any]) -> None:
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     with temporary.open("w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=1, sort_keys=True)
+        # Compact: only then does `json` use its C encoder (an indented catalog of thousands of files
+        # took 80 ms a commit to write).
+        handle.write(json.dumps(document, sort_keys=True, separators=(",", ":")))
         handle.flush()
         os.fsync(handle.fileno())
     temporary.replace(path)
@@ -162,6 +164,9 @@ class Warehouse:
             if source_id in entry["sources"]:
                 return False
             self._remove_orphans(catalog)
+            marker = self._commit_marker(os.getpid())
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
             records = []
             for staged in write.staged:
                 final = self.home / "tables" / write.table.name / f"day={staged.day}" / staged.path.name
@@ -182,21 +187,34 @@ class Warehouse:
                 "committed_at": datetime.now(UTC).isoformat(timespec="seconds"),
             }
             _write_json_atomically(self._catalog_path, catalog)
+            marker.unlink()
             return True
+
+    def _commit_marker(self, pid: int) -> Path:
+        return self.home / "staging" / f".commit-{pid}"
 
     def _remove_orphans(self, catalog: dict[str, Any]) -> None:
         # Under the lock, a table file the catalog does not list can only be left by a commit that died
         # between its renames and its catalog write: it was never visible, so removing it loses nothing.
-        listed = {record["path"] for entry in catalog["tables"].values() for record in entry["files"]}
+        # Such a commit leaves its marker behind, so the tables are searched only after one did.
+        staging_dir = self.home / "staging"
+        crashed = [
+            marker
+            for marker in (staging_dir.glob(".commit-*") if staging_dir.is_dir() else [])
+            if marker.name.removeprefix(".commit-") == str(os.getpid())
+            or not _process_alive(int(marker.name.removeprefix(".commit-")))
+        ]
         tables_dir = self.home / "tables"
-        if tables_dir.is_dir():
+        if crashed and tables_dir.is_dir():
+            listed = {record["path"] for entry in catalog["tables"].values() for record in entry["files"]}
             for path in tables_dir.glob("*/day=*/*.parquet"):
                 if str(path.relative_to(self.home)) not in listed:
                     path.unlink(missing_ok=True)
-        staging_dir = self.home / "staging"
+        for marker in crashed:
+            marker.unlink(missing_ok=True)
         if staging_dir.is_dir():
             for stale in staging_dir.iterdir():
-                pid = stale.name.split("-", 1)[0]
+                pid = stale.name.split("-", 1)[0]  # staged writes are named <pid>-...; markers start with .
                 if pid.isdigit() and not _process_alive(int(pid)):
                     shutil.rmtree(stale, ignore_errors=True)
 
