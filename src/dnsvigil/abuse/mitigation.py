@@ -30,6 +30,8 @@ from dnsvigil.abuse.sources import Window, listed_ctes, real_registrar
 from dnsvigil.store.sql import SqlRunner
 
 WITHIN_DAYS: Final = (1, 7, 30)
+METHODS: Final = ("zone", "hold", "feed")
+"""How a mitigation is seen: removal from the zone, a hold status, the end of the feeds' listing."""
 _DAY_SECONDS = 86_400.0
 
 
@@ -165,7 +167,7 @@ def _mitigated(row: dict[str, float | None]) -> tuple[float | None, str | None]:
     brackets (seconds after its listing): mitigated before the earliest `*_at`, after the latest
     observation showing it unmitigated (a zone snapshot delegating it, registration data without a hold;
     its own feed still listing it when the feed ended the listing). A feed's last-seen time is exact."""
-    ends = {method: row[f"{method}_at"] for method in ("zone", "hold", "feed")}
+    ends = {method: row[f"{method}_at"] for method in METHODS}
     known = {method: end for method, end in ends.items() if end is not None}
     if not known:
         return None, None

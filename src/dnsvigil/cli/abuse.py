@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+from dnsvigil.cli import abuse_report
 from dnsvigil.cli.context import HomeOption, JsonOption, QuietOption, common, stdout, step_progress
 from dnsvigil.config import find_setting
 
@@ -311,3 +312,6 @@ def _finding_line(finding: Finding) -> str:
         f"{evidence['share']:.0%} of malicious registrations (p = {evidence['p_value']:.2g})"
         + (f"; moved {towards} {moved}" if moved else "")
     )
+
+
+app.command("report")(abuse_report.report)

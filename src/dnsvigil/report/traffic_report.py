@@ -29,7 +29,7 @@ from dnsvigil.traffic.overview import SIZE_BIN_BYTES, SizeBin, TrafficOverview
 MIX_BARS = 20
 """The RCODE and QTYPE charts show this many of the most frequent values."""
 
-_PALETTE = qualitative.Safe  # distinguishable with the common colour-vision deficiencies
+PALETTE = qualitative.Safe  # distinguishable with the common colour-vision deficiencies
 _CHART_CONFIG = {"displaylogo": False, "responsive": True}
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -64,7 +64,8 @@ def _bucket_text(seconds: int) -> str:
 
 
 @functools.cache
-def _environment() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
+    """The reports' Jinja2 environment: the package's templates, autoescaped, with the number filters."""
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("dnsvigil.report", "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
@@ -78,7 +79,8 @@ def _environment() -> jinja2.Environment:
     return environment
 
 
-def _chart(figure: go.Figure, div_id: str, *, height: int = 380) -> Markup:
+def chart(figure: go.Figure, div_id: str, *, height: int = 380) -> Markup:
+    """A Plotly figure as an HTML fragment in the reports' style, its JavaScript loaded once by the page."""
     figure.update_layout(
         template="plotly_white",
         margin={"l": 50, "r": 10, "t": 40, "b": 50},
@@ -104,7 +106,7 @@ def _volume_chart(overview: TrafficOverview) -> Markup:
     for index, transport in enumerate(overview.transports):
         points = [point for point in overview.volume if point.series == transport.series]
         starts = [point.start.strftime(_TIME_FORMAT) for point in points]
-        colour = _PALETTE[index % len(_PALETTE)]
+        colour = PALETTE[index % len(PALETTE)]
         for row, counts in ((1, [p.queries for p in points]), (2, [p.responses for p in points])):
             figure.add_trace(
                 go.Bar(
@@ -124,7 +126,7 @@ def _volume_chart(overview: TrafficOverview) -> Markup:
     figure.update_xaxes(title_text="time (UTC)", row=2, col=1)
     for row in (1, 2):
         figure.update_yaxes(title_text=f"per {_bucket_text(overview.bucket_seconds)}", row=row, col=1)
-    return _chart(figure, "chart-volume", height=520)
+    return chart(figure, "chart-volume", height=520)
 
 
 def _size_chart(bins: Sequence[SizeBin], div_id: str) -> Markup:
@@ -142,13 +144,13 @@ def _size_chart(bins: Sequence[SizeBin], div_id: str) -> Markup:
                 customdata=[f"{size_bin.low}-{size_bin.high}" for size_bin in selected],
                 hovertemplate="%{customdata} bytes: %{y}",
                 name=transport.upper(),
-                marker_color=_PALETTE[index % len(_PALETTE)],
+                marker_color=PALETTE[index % len(PALETTE)],
             )
         )
     figure.update_layout(barmode="stack", bargap=0)
     figure.update_xaxes(title_text="DNS message size (bytes, 16-byte bins)")
     figure.update_yaxes(title_text="messages")
-    return _chart(figure, div_id)
+    return chart(figure, div_id)
 
 
 def _mix_chart(names: list[str], counts: list[int], shares: list[float], div_id: str, what: str) -> Markup:
@@ -159,12 +161,12 @@ def _mix_chart(names: list[str], counts: list[int], shares: list[float], div_id:
             text=[_percent(share) for share in shares],
             textposition="auto",
             name=what,
-            marker_color=_PALETTE[0],
+            marker_color=PALETTE[0],
         )
     )
     figure.update_xaxes(title_text=what, type="category")
     figure.update_yaxes(title_text="messages")
-    return _chart(figure, div_id)
+    return chart(figure, div_id)
 
 
 def render_traffic_report(
@@ -209,7 +211,7 @@ def render_traffic_report(
             ),
         }
     links = [(href, unquote(posixpath.basename(href.rstrip("/")))) for href in rssac002_hrefs]
-    template = _environment().get_template("traffic.html")
+    template = environment().get_template("traffic.html")
     return template.render(
         overview=overview,
         title=title,
