@@ -7,6 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests check behaviour, not speed: on a loaded CI machine a slow example is no failure.
+settings.register_profile("dnsvigil", deadline=None)
+settings.load_profile("dnsvigil")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("DNSVIGIL_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
