@@ -100,7 +100,7 @@ PREFIXES = st.one_of(
 )
 
 
-@settings(max_examples=200, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(prefix=PREFIXES, tail=st.binary(max_size=3000), chunk_bytes=st.sampled_from([1, 64, 1000, 1 << 20]))
 def test_random_bytes(scratch: Path, prefix: bytes, tail: bytes, chunk_bytes: int) -> None:
     path = scratch / "random.bin"
@@ -108,7 +108,7 @@ def test_random_bytes(scratch: Path, prefix: bytes, tail: bytes, chunk_bytes: in
     check_read(path, chunk_bytes)
 
 
-@settings(max_examples=200, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     source=st.sampled_from(
         ["dnscap__dns.pcap", "dnscap__dnso1tcp.pcap", "dnscap__sll2.pcap", "synthetic.pcapng"]
