@@ -9,7 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dnsvigil.demo.attacks import attack_truth
+from dnsvigil.demo.run import DEMO_DAY
+from dnsvigil.demo.world import DemoWorld, demo_truth
 from tests.cli.runner import dnsvigil
+from tests.demo.attack_judge import Reported, missed, unexplained
 from tests.traffic.test_rssac002 import golden_values
 
 HEADER = ("version", "service", "start-period", "metric")
@@ -104,6 +108,12 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     home = Path(result["warehouse"])
     count = dnsvigil("query", "SELECT count(*) AS n FROM dns_messages", "--format", "json", "--home", home)
     assert json.loads(count.stdout) == [{"n": result["messages"]}]
+    world = DemoWorld(seed=3, day=DEMO_DAY)
+    episodes = attack_truth(world).episodes
+    attacks = [Reported.from_json(record) for record in result["attack_findings"]]
+    assert missed(attacks, episodes) == []  # every planted attack found, on its subject, in its windows
+    bots = [client.address for client in demo_truth(world).infected_clients]
+    assert unexplained(attacks, episodes, home, bots) == []  # and nothing in the ordinary traffic
 
     again = dnsvigil("demo", "--seed", "3", "--out", tmp_path / "again", "--json")
     assert again.exit_code == 0, again.stderr

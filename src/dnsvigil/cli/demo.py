@@ -28,7 +28,8 @@ def demo(
 
     Writes pcap/pcapng captures under OUT/captures, ingests them through the same readers as real
     captures into OUT/warehouse, computes RSSAC002 for the authoritative service into OUT/rssac002,
-    runs the DGA detector over the resolver's clients (some run DGA malware) and stores its findings,
+    runs the DGA detector over the resolver's clients (some run DGA malware) and the traffic detectors over
+    every capture (OUT/captures/attacks-*.pcap holds planted floods), stores their findings,
     and writes OUT/report.html, which opens with no network. Then it writes six months of a registration
     world under OUT/registration (zone files, registration data, RDAP, registry reports, five abuse feeds;
     the truth apart in OUT/registration/truth), ingests them and runs the registration-abuse analyses.
@@ -61,6 +62,15 @@ def demo(
         "infected_clients": [finding.subject for finding in infected],
         "dga_domains": [finding.subject for finding in live],
         "controllers": [finding.subject for finding in controllers],
+        "attack_findings": [
+            {
+                "code": finding.code,
+                "subject": finding.subject,
+                "first_seen": finding.first_seen.isoformat(),
+                "last_seen": finding.last_seen.isoformat(),
+            }
+            for finding in run.attacks.findings
+        ],
         "registration_truth": str(run.registration.truth),
         "abuse_findings": [
             {
@@ -87,12 +97,14 @@ def demo(
         for finding in run.abuse.findings
         if finding.code in ("ABUSE.REGISTRAR_SHIFT", "ABUSE.TLD_SHIFT")
     ]
+    attacked = sorted({f"{finding.code} {finding.subject}" for finding in run.attacks.findings})
     stdout.print(
         f"demo done in {result['seconds']} s: {run.ingest.messages:,} DNS messages ingested\n"
         f"  report:    {run.report}  (open it in a browser; it needs no network)\n"
         f"  RSSAC002:  {out / 'rssac002'} ({len(run.rssac002)} files)\n"
         f"  DGA:       {len(infected)} infected client(s); {len(live)} DGA-looking domain(s) resolve, "
         f"{len(controllers)} of them asked for by infected clients (likely controllers){found}\n"
+        f"  attacks:   {len(run.attacks.findings)} finding(s) in the traffic: {', '.join(attacked)}\n"
         f"  abuse:     {run.abuse.window.to_text()}: {len(run.abuse.findings)} finding(s), of them "
         f"{len(shifts)} shift(s) of abusers between registrars or TLDs ({', '.join(shifts)}); "
         f"truth in {run.registration.truth}\n"

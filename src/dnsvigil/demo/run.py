@@ -1,11 +1,12 @@
 """The demo pipeline: generate the world's captures, then run them through dnsvigil like real ones.
 
 Captures are ingested by the same readers as any capture, RSSAC002 is computed for the authoritative
-service, the DGA detector runs over the resolver's clients and stores its findings, and the report shows
-all of it. Then six months of a registration world (zone files, registration data, registry reports,
-abuse feeds) go through the registration ingest commands' plans and the registration-abuse analyses. The
-truth of the generated worlds is returned (or written) beside the results so that tests (and curious users)
-can compare what was found with what was there.
+service, the DGA detector runs over the resolver's clients and the traffic detectors over every capture
+(a third one, of a hosting provider's server, holds planted attacks) and store their findings, and the
+report shows all of it. Then six months of a registration world (zone files, registration data,
+registry reports, abuse feeds) go through the registration ingest commands' plans and the
+registration-abuse analyses. The truth of the generated worlds is returned (or written) beside the results
+so that tests (and curious users) can compare what was found with what was there.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from dnsvigil.abuse.analyze import AbuseAnalysis, AbuseSettings, analyze_and_store
 from dnsvigil.abuse.classifier import model_dga_scorer
+from dnsvigil.demo.attacks import write_attack_capture
 from dnsvigil.demo.registration_files import FEED_FILES, RegistrationFiles, write_registration_files
 from dnsvigil.demo.registration_world import build_world
 from dnsvigil.demo.resolver import RESOLVER
@@ -36,6 +38,8 @@ from dnsvigil.ingest.table_ingest import TableIngestSummary
 from dnsvigil.report.traffic_report import write_traffic_report
 from dnsvigil.store.engine import DuckDBEngine
 from dnsvigil.store.warehouse import Warehouse
+from dnsvigil.traffic import detect as traffic_detect
+from dnsvigil.traffic.detection import TimeWindow
 from dnsvigil.traffic.overview import compute_overview
 from dnsvigil.traffic.rssac002 import compute_traffic_metrics
 from dnsvigil.traffic.rssac002_yaml import write_documents
@@ -53,6 +57,7 @@ class DemoRun:
     report: Path
     ingest: IngestSummary
     dga: DetectionRun
+    attacks: traffic_detect.DetectionRun
     truth: DemoTruth
     registration: RegistrationFiles
     abuse: AbuseAnalysis
@@ -77,7 +82,7 @@ def run_demo(
     """
     world = DemoWorld(seed=seed, day=DEMO_DAY)
     on_step(f"generating the demo world (seed {seed}) under {out}/captures")
-    captures = write_demo_captures(world, out / "captures")
+    captures = [*write_demo_captures(world, out / "captures"), write_attack_capture(world, out / "captures")]
     truth = demo_truth(world)
     warehouse = Warehouse.open(out / "warehouse", create=True)
     on_step("ingesting the captures")
@@ -85,6 +90,10 @@ def run_demo(
     on_step("looking for DGA-infected clients of the resolver")
     dga = detect_and_store(
         warehouse, model, settings, days=[world.day], resolver_addrs=[RESOLVER.ipv4, RESOLVER.ipv6]
+    )
+    on_step("looking for DNS attacks in the traffic (the attack capture holds some)")
+    attacks = traffic_detect.detect_and_store(
+        warehouse, traffic_detect.detectors_from_settings(), TimeWindow()
     )
     on_step("computing RSSAC002 and the traffic overview")
     engine = DuckDBEngine(warehouse)
@@ -112,7 +121,7 @@ def run_demo(
         out / "report.html",
         title=f"dnsvigil demo: DNS traffic on {world.day.isoformat()}",
         rssac002_links=rssac_paths,
-        findings=dga.findings,
+        findings=(*dga.findings, *attacks.findings),
     )
     return DemoRun(
         captures=tuple(captures),
@@ -121,6 +130,7 @@ def run_demo(
         report=report,
         ingest=summary,
         dga=dga,
+        attacks=attacks,
         truth=truth,
         registration=registration,
         abuse=abuse,

@@ -1,0 +1,108 @@
+"""Traffic detection benchmark: precision and recall on labelled attack captures, and live-mode throughput.
+
+1. The labelled set: for each seed, the demo's attack capture with every attack kind at several
+   intensities (weak ones near the thresholds included) between ordinary windows; `dnsvigil ingest pcap`
+   and `dnsvigil traffic detect` run as commands; each detector's window-level precision and recall, with
+   Clopper-Pearson intervals, recall by intensity, and false alarms in ordinary windows.
+2. Live mode: Knot DNS driven by dnsperf at full rate on loopback, alone (the rate Knot sustains here) and
+   with mod-dnstap streaming to `dnsvigil watch dnstap` with its detectors on, at full rate and at fixed
+   rates: what dnsperf achieved, what Knot answered, what dnsvigil received, stored and dropped.
+
+The results go to benchmarks/DETECT.md (a full default run) or benchmarks/scratch/DETECT-partial.md.
+See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCHMARKS))
+
+from detect_bench.labelled import run_seed  # noqa: E402
+from detect_bench.live import run_live  # noqa: E402
+from detect_bench.report import labelled_section, live_section  # noqa: E402
+from detect_bench.scoring import score  # noqa: E402
+from ingest_bench.report import machine, versions  # noqa: E402
+
+SCRATCH = BENCHMARKS / "scratch"
+DEFAULT_SEEDS = 4
+DEFAULT_LIVE_SECONDS = 20
+DEFAULT_LIVE_RATES = (0, 40_000, 20_000, 10_000)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = argparse.ArgumentParser(
+        prog="benchmarks/detect.py",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog=(
+            "examples:\n"
+            "  .venv/bin/python benchmarks/detect.py                  # everything; benchmarks/DETECT.md\n"
+            "  .venv/bin/python benchmarks/detect.py --seeds 1 --skip-live   # ~15 s; scratch/\n"
+            "  .venv/bin/python benchmarks/detect.py --skip-labelled --live-seconds 5"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="labelled captures, seeds 1..N")
+    parser.add_argument("--live-seconds", type=int, default=DEFAULT_LIVE_SECONDS, help="dnsperf's -l per run")
+    parser.add_argument(
+        "--live-rates",
+        default=",".join(str(rate) for rate in DEFAULT_LIVE_RATES),
+        help="queries/s of the runs with dnstap, comma-separated; 0 is full rate",
+    )
+    parser.add_argument("--skip-live", action="store_true", help="leave out the Knot/dnsperf runs")
+    parser.add_argument("--skip-labelled", action="store_true", help="leave out the labelled set")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run what was asked and write the Markdown results."""
+    options = build_parser().parse_args(argv)
+    if not 1 <= options.seeds <= 20 or not 1 <= options.live_seconds <= 120:
+        raise SystemExit("choose 1..20 seeds and 1..120 live seconds")
+    started = time.perf_counter()
+    lines: list[str] = []
+    if not options.skip_labelled:
+        runs = []
+        for seed in range(1, options.seeds + 1):
+            print(f"seed {seed}: generating, ingesting, detecting", flush=True)
+            runs.append(run_seed(seed, SCRATCH / "detect"))
+        lines += labelled_section(runs, score((run.truth, run.findings) for run in runs))
+    if not options.skip_live:
+        rates = tuple(int(rate) for rate in options.live_rates.split(",") if rate.strip())
+        lines += [
+            "",
+            *live_section(
+                run_live(SCRATCH / "detect-live", options.live_seconds, rates), options.live_seconds
+            ),
+        ]
+    full = (
+        options.seeds == DEFAULT_SEEDS
+        and not options.skip_live
+        and not options.skip_labelled
+        and options.live_seconds == DEFAULT_LIVE_SECONDS
+    )
+    target = BENCHMARKS / "DETECT.md" if full else SCRATCH / "DETECT-partial.md"
+    host = machine()
+    tools = versions()
+    header = [
+        "# Traffic detection: precision, recall and live throughput",
+        "",
+        f"`benchmarks/detect.py` on {host['cpu']}, {host['cores']} cores, {host['memory']}, kernel "
+        f"{host['kernel']}, Debian {host['debian']}; dnsvigil {tools.get('dnsvigil', 'unknown')}, "
+        f"{datetime.now(UTC):%Y-%m-%d}; the run took {time.perf_counter() - started:.0f} s.",
+        "",
+    ]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("\n".join(header + lines) + "\n")
+    print(f"results in {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
