@@ -10,7 +10,7 @@ import pytest
 from dnsvigil.findings import Finding
 from dnsvigil.traffic.amplification import AmplificationDetector
 from dnsvigil.traffic.detection import TimeWindow
-from tests.traffic.attack_traffic import SERVER, ordinary, reflection
+from tests.traffic.attack_traffic import SERVER, exchange, ordinary, reflection
 from tests.traffic.message_table import T0, TableRunner, message_table
 
 DETECTOR = AmplificationDetector(window_seconds=60, min_responses=100, min_factor=10)
@@ -44,6 +44,19 @@ def test_responses_without_queries_estimate_the_query_size() -> None:
     # example.com: 11 characters + 29 bytes of header, framing and OPT record = 40 bytes.
     assert finding.evidence["amplification_factor"] == 75.0
     assert finding.evidence["query_size_measured"] is False and finding.confidence == 0.7
+
+
+def test_large_denials_to_a_relaying_resolver_are_no_reflection() -> None:
+    # A resolver relaying a random-subdomain flood against a signed zone: 700-byte NSEC3 NXDOMAIN answers.
+    rows = ordinary()
+    for index in range(600):
+        rows += exchange(120 + index / 5, VICTIM, f"x{index}.signed.example", rcode=3, response_len=700)
+    assert run(DETECTOR, rows) == []
+    denials = [row for row in rows if str(row["qname"]).endswith("signed.example")]
+    half = [row for row in rows if row not in denials] + denials[: len(denials) // 2]
+    half += reflection(VICTIM, start=120, seconds=120, qps=2.5, response_len=700)
+    [finding] = run(DETECTOR, half)  # half denials, half answers: still reflected at the victim
+    assert finding.subject == VICTIM
 
 
 def test_ordinary_traffic_and_empty_input_do_not_fire() -> None:

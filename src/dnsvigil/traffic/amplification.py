@@ -8,7 +8,10 @@ address (US-CERT TA14-017A puts DNS at 28 to 54); where the capture holds the re
 queries (taken on the victim's side, or a response-only dnstap), the query size is estimated from the
 name: header, question and an EDNS OPT record, which amplification queries carry to get large answers.
 
-Only UDP counts: a TCP peer has completed a handshake, so its address is not spoofed.
+Only UDP counts: a TCP peer has completed a handshake, so its address is not spoofed. Windows whose
+responses are mostly NXDOMAIN are no reflection either: an attacker wants large positive answers, while a
+resolver relaying a random-subdomain flood against a signed zone gets large NSEC3 denials (700 bytes to a
+45-byte query) to questions it really asked.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ DETECTOR = "traffic.amplification"
 ABUSED_QTYPES = (255, 16, 48)
 """ANY, TXT and DNSKEY: the query types that give the largest answers for the smallest question."""
 LARGE_RESPONSE_BYTES = 4096
+MAX_NXDOMAIN_SHARE = 0.5  # above it, the answers are denials to real questions, not reflected payloads
 ESTIMATED_QUERY_OVERHEAD = 29
 """Bytes of a query beside its name's text: header 12, name framing 2, type and class 4, OPT record 11."""
 
@@ -47,7 +51,7 @@ AMPLIFICATION = register_code(
 
 _UDP_SQL = (
     "SELECT ts, {bucket} AS bucket, qr, src_addr, msg_len, tc, qtype, coalesce(qname, '') AS qname,"
-    " CASE WHEN qr THEN dst_addr ELSE src_addr END AS victim FROM dns_messages"
+    " rcode, CASE WHEN qr THEN dst_addr ELSE src_addr END AS victim FROM dns_messages"
     " WHERE {where} AND NOT malformed AND lower(CAST(transport AS VARCHAR)) = 'udp'"
 )
 
@@ -60,6 +64,7 @@ SELECT victim, bucket, count(*) FILTER (WHERE qr) AS responses,
        count(*) FILTER (WHERE qr AND qtype IN {ABUSED_QTYPES}) AS abused_qtype_responses,
        count(*) FILTER (WHERE qr AND msg_len >= {LARGE_RESPONSE_BYTES}) AS large_responses,
        count(*) FILTER (WHERE qr AND tc) AS truncated_responses,
+       count(*) FILTER (WHERE qr AND rcode = 3) AS nxdomain_responses,
        epoch_ns(min(ts)) AS first_ns, epoch_ns(max(ts)) AS last_ns
 FROM ({{udp}}) GROUP BY victim, bucket HAVING count(*) FILTER (WHERE qr) >= ?
 """
@@ -120,7 +125,12 @@ class AmplificationDetector:
         rows: list[Row] = runner.arrow(
             _WINDOWS_SQL.format(udp=udp), [*params, self.min_responses]
         ).to_pylist()
-        flagged = [row for row in rows if all(crossing.crossed for crossing in self._crossings(row))]
+        flagged = [
+            row
+            for row in rows
+            if all(crossing.crossed for crossing in self._crossings(row))
+            and row["nxdomain_responses"] <= row["responses"] * MAX_NXDOMAIN_SHARE
+        ]
         return [self._finding(runner, run) for run in episodes(flagged, key=lambda row: str(row["victim"]))]
 
     def _crossings(self, row: Row) -> list[Crossing]:

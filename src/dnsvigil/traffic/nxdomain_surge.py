@@ -50,10 +50,10 @@ WITH counts AS (
     SELECT zone, bucket, count(*) AS responses, count(*) FILTER (WHERE rcode = {RCODE_NXDOMAIN}) AS nxdomain,
            nxdomain / responses AS share, epoch_ns(min(ts)) AS first_ns, epoch_ns(max(ts)) AS last_ns
     FROM ({{zone_rows}}) WHERE qr GROUP BY zone, bucket HAVING count(*) >= {BASELINE_MIN_RESPONSES}),
-medians AS (SELECT zone, approx_quantile(share, 0.5)::DOUBLE AS median, count(*) AS baseline_windows
+medians AS (SELECT zone, quantile_cont(share, 0.5)::DOUBLE AS median, count(*) AS baseline_windows
             FROM counts GROUP BY zone),
 baselines AS (
-    SELECT zone, median, baseline_windows, approx_quantile(abs(share - median), 0.5)::DOUBLE AS mad
+    SELECT zone, median, baseline_windows, quantile_cont(abs(share - median), 0.5)::DOUBLE AS mad
     FROM counts JOIN medians USING (zone) GROUP BY zone, median, baseline_windows)
 SELECT counts.*, median, mad, baseline_windows FROM counts JOIN baselines USING (zone)
 WHERE responses >= ? AND baseline_windows >= ? AND share - median >= ?

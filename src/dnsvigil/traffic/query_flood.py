@@ -9,7 +9,8 @@ and its rate reaches `min_qps`, an absolute floor under which no rate is a flood
 Networks are judged the same way, against their own baseline, at the prefixes response-rate limiting
 keys on: /24 for IPv4, /56 for IPv6. A network is reported only in windows where none of its addresses
 was reported alone: it is how a flood spread over many addresses of one network shows.
-Medians are t-digest estimates (DuckDB's `approx_quantile`), so memory stays bounded.
+Medians are exact (over one count per entity and window, a small table): an estimate would vary from
+run to run, and so would the findings' evidence, and a rerun on the same data would store them again.
 """
 
 from __future__ import annotations
@@ -69,9 +70,9 @@ counts AS (
     FROM (SELECT *, 'address' AS level, src_addr AS entity FROM queries
           UNION ALL SELECT *, 'prefix' AS level, prefix AS entity FROM queries)
     GROUP BY level, entity, prefix, bucket),
-medians AS (SELECT level, approx_quantile(queries, 0.5)::DOUBLE AS median FROM counts GROUP BY level),
+medians AS (SELECT level, quantile_cont(queries, 0.5)::DOUBLE AS median FROM counts GROUP BY level),
 baselines AS (
-    SELECT level, median, approx_quantile(abs(queries - median), 0.5)::DOUBLE AS mad
+    SELECT level, median, quantile_cont(abs(queries - median), 0.5)::DOUBLE AS mad
     FROM counts JOIN medians USING (level) GROUP BY level, median)
 SELECT counts.*, median, mad FROM counts JOIN baselines USING (level)
 WHERE queries >= ? AND queries >= median + ? * greatest({sigma} * mad, 1.0)
