@@ -48,6 +48,14 @@ def test_planted_surge_fires_on_the_deepest_zone() -> None:
     assert rise["observed"] == pytest.approx(evidence["peak_share"], abs=1e-4) and rise["margin"] > 1
 
 
+def test_a_zone_asked_mostly_at_its_apex_surges_on_its_own_baseline() -> None:
+    # sand.example is looked up at its apex all along (answered); then its made-up children fail.
+    apex = [row for second in range(0, 600, 2) for row in exchange(second + 0.5, "192.0.2.7", "sand.example")]
+    rows = ordinary() + apex + missing("sand.example", minutes=range(8, 9), per_minute=60)
+    [finding] = run(DETECTOR, rows)
+    assert finding.subject == "sand.example" and finding.evidence["baseline_share"] == 0.0
+
+
 def test_ordinary_traffic_and_empty_input_do_not_fire() -> None:
     assert run(DETECTOR, ordinary()) == []
     assert run(DETECTOR, []) == []

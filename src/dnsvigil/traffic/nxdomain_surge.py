@@ -100,7 +100,7 @@ class NxdomainSurgeDetector:
 
     def detect(self, runner: SqlRunner, window: TimeWindow) -> list[Finding]:
         """The NXDOMAIN surges in `window`, one finding per zone and run of surging windows."""
-        zone_rows, params = zone_rows_sql(window, self.window_seconds)
+        zone_rows, params = zone_rows_sql(window, self.window_seconds, with_apex=True)
         rows: list[Row] = runner.arrow(
             _WINDOWS_SQL.format(zone_rows=zone_rows),
             [*params, self.min_responses, self.min_baseline_windows, self.min_rise, self.mad_k],

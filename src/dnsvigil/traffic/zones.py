@@ -28,11 +28,12 @@ RCODE_NXDOMAIN = 3
 
 
 def zone_rows_sql(
-    window: TimeWindow, window_seconds: int, *, under: str | None = None
+    window: TimeWindow, window_seconds: int, *, under: str | None = None, with_apex: bool = False
 ) -> tuple[str, list[object]]:
     """A SELECT of one row per (message, zone above its name): `ts`, `window`, `qr`, `rcode`, `client`
     (the querying side), `zone` and `child`; with its parameters. Malformed messages are left out;
-    `under` keeps only the names at or below that zone."""
+    `under` keeps only the names at or below that zone. `with_apex` also counts each name as a zone of its
+    own (child NULL): a zone's lookups of its apex belong to its own traffic."""
     where, params = window.where()
     if under is not None:
         where += " AND (qname = ? OR ends_with(qname, ?))"
@@ -43,13 +44,15 @@ def zone_rows_sql(
         f" WHERE {where} AND NOT malformed AND qname IS NOT NULL AND qname <> ''"
         " AND qname <> 'arpa' AND NOT ends_with(qname, '.arpa')"
     )
+    deepest = "len(labels) + 1" if with_apex else "len(labels)"
     depths = (
-        # Depths 1 .. (labels - 1), at most the maximum.
-        f"SELECT *, unnest(range(1, least(len(labels), {MAX_ZONE_DEPTH + 1}))) AS depth FROM ({labels})"
+        # Depths 1 .. (labels - 1), or the whole name too, at most the maximum.
+        f"SELECT *, unnest(range(1, least({deepest}, {MAX_ZONE_DEPTH + 1}))) AS depth FROM ({labels})"
     )
     sql = (
         f"SELECT ts, {window_number_sql(window_seconds)} AS bucket, qr, rcode, client,"
-        " array_to_string(labels[-depth:], '.') AS zone, labels[len(labels) - depth] AS child"
+        " array_to_string(labels[-depth:], '.') AS zone,"
+        " CASE WHEN depth < len(labels) THEN labels[len(labels) - depth] END AS child"
         f" FROM ({depths})"
     )
     return sql, params
