@@ -24,6 +24,17 @@ from dnsvigil.store.warehouse import Warehouse
 from dnsvigil.web.app import create_app
 from tests.cli.runner import dnsvigil
 
+SCREENSHOTS = pytest.StashKey[list[Path]]()
+"""Screenshots the browser tests saved, listed at the end of the run."""
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    taken = config.stash.get(SCREENSHOTS, [])
+    if taken:
+        terminalreporter.section(f"screenshots ({len(taken)})")
+        for path in taken:
+            terminalreporter.write_line(str(path))
+
 
 @dataclass(frozen=True, slots=True)
 class WebWorld:

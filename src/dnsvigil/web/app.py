@@ -1,8 +1,8 @@
 """The web app factory: the JSON API over one warehouse, its access control and its one error shape.
 
 `create_app(home)` builds a FastAPI app that only reads the warehouse (DuckDB views over its Parquet
-files); users come from `users.json` beside the catalog, sessions live in memory. Routers sit in
-`web/api/`, one per capability; the dashboard's pages will be routers beside them.
+files); users come from `users.json` beside the catalog, sessions live in memory. API routers sit in
+`web/api/`, one per capability; the dashboard's pages are the routers of `web/pages/`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dnsvigil.web.api import abuse, dga, findings, meta, search, session, traffi
 from dnsvigil.web.context import WebContext
 from dnsvigil.web.data import WarehouseData
 from dnsvigil.web.errors import ApiError, error_response, install_error_handlers
+from dnsvigil.web.pages import ROUTERS as PAGE_ROUTERS
 from dnsvigil.web.sessions import SessionStore
 from dnsvigil.web.users import UserDirectory
 
@@ -59,6 +60,8 @@ def create_app(home: Path, *, session_hours: float = 8.0) -> FastAPI:
     install_error_handlers(app)
     for module in (meta, findings, traffic, dga, abuse, search, session, static):
         app.include_router(module.router)
+    for router in PAGE_ROUTERS:
+        app.include_router(router)
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -71,7 +74,9 @@ def create_app(home: Path, *, session_hours: float = 8.0) -> FastAPI:
             )
         response = await call_next(request)
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        # Same-origin, not no-referrer: under no-referrer browsers post forms with `Origin: null`, and the
+        # pages' forms are told from other sites' by their Origin.
+        response.headers["Referrer-Policy"] = "same-origin"
         if request.url.path.startswith("/api/"):
             response.headers["Cache-Control"] = "no-store"
         return response

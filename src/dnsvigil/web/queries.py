@@ -111,12 +111,21 @@ def findings_about(runner: SqlRunner, subjects: tuple[str, ...], *, limit: int) 
     return [_finding(row) for row in rows]
 
 
-def summarise_findings(runner: SqlRunner) -> list[dict[str, Any]]:
-    """How many findings there are per code, severity and subject type: counts, never subjects."""
+def find_finding(runner: SqlRunner, finding_id: str) -> dict[str, Any] | None:
+    """The finding with `finding_id`, or None."""
+    rows = runner.arrow(f"SELECT {_FINDING_COLUMNS} FROM findings WHERE finding_id = ?", [finding_id])
+    return _finding(rows.to_pylist()[0]) if rows.num_rows else None
+
+
+def summarise_findings(runner: SqlRunner, where: FindingFilter | None = None) -> list[dict[str, Any]]:
+    """How many findings there are per code, severity and subject type (of those matching `where`):
+    counts, never subjects."""
+    conditions, params = (where or FindingFilter()).conditions()
     sql = (
         "SELECT code, severity, subject_type, count(*) AS findings,"
         " epoch_ns(min(first_seen)) AS first_ns, epoch_ns(max(last_seen)) AS last_ns"
-        " FROM findings GROUP BY ALL ORDER BY code, severity, subject_type"
+        f" FROM findings WHERE {' AND '.join(conditions) or 'TRUE'}"
+        " GROUP BY ALL ORDER BY code, severity, subject_type"
     )
     return [
         {
@@ -124,7 +133,7 @@ def summarise_findings(runner: SqlRunner) -> list[dict[str, Any]]:
             "first_seen": instant_of_ns(row.pop("first_ns")),
             "last_seen": instant_of_ns(row.pop("last_ns")),
         }
-        for row in runner.arrow(sql).to_pylist()
+        for row in runner.arrow(sql, list(params)).to_pylist()
     ]
 
 
@@ -186,3 +195,13 @@ def list_rates(runner: SqlRunner, where: RateFilter, *, limit: int, cursor: str 
     conditions, params = where.conditions()
     query = PageQuery(_RATE_COLUMNS, "abuse_rates", conditions, params, _RATE_KEYS, where.scope())
     return fetch_page(runner, query, limit=limit, cursor=cursor)
+
+
+def rate_periods(runner: SqlRunner, period_kind: PeriodKind) -> list[date]:
+    """The periods of `period_kind` that abuse rates were computed for, latest first."""
+    sql = (
+        "SELECT DISTINCT period_start FROM abuse_rates WHERE CAST(period_kind AS VARCHAR) = ?"
+        " ORDER BY period_start DESC"
+    )
+    periods: list[date] = runner.arrow(sql, [period_kind]).column(0).to_pylist()
+    return periods

@@ -1,4 +1,5 @@
-"""`/static/...`: the few files pages need, served from installed packages so pages work with no network.
+"""`/static/...`: the few files pages need, served from installed packages so pages work with no network:
+Plotly's JavaScript from the plotly wheel, the dashboard's style sheet from this package.
 
 Only names in `STATIC_FILES` are served, each from a fixed place inside a package: a requested path is
 looked up, never joined to a folder, so no path (`../`, encoded or not) can reach another file.
@@ -17,6 +18,7 @@ router = APIRouter(prefix="/static", tags=["static"], responses=ERROR_RESPONSES)
 
 STATIC_FILES: dict[str, tuple[str, str, str]] = {
     "plotly.min.js": ("plotly", "package_data/plotly.min.js", "text/javascript; charset=utf-8"),
+    "dashboard.css": ("dnsvigil.web", "static/dashboard.css", "text/css; charset=utf-8"),
 }
 """Served name -> (package, path inside it, media type)."""
 

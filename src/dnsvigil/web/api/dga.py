@@ -41,16 +41,13 @@ def _model() -> DgaModel:
     return load_model(Path(configured) if configured else SHIPPED_MODEL)
 
 
-@router.post("/scores", response_model=DgaScores, summary="Score names (analyst)")
-def post_scores(user: Analyst, body: NamesToScore) -> DgaScores:
-    """Score up to 1,000 names: each gets a score in [0, 1], whether it is above the model's operating
-    threshold (`is_dga`) and, when it is, the most likely family; a name with no registrable label (not a
-    domain, reverse DNS, a public suffix) comes back with `rejected` saying why."""
+def score_names(names: list[str]) -> DgaScores:
+    """The model's verdicts on `names`, in their order; names that cannot be scored say why."""
     from dnsvigil.dga.names import Rejection
 
     model = _model()
     verdicts = []
-    for given, verdict in zip(body.names, model.score_names(body.names), strict=True):
+    for given, verdict in zip(names, model.score_names(names), strict=True):
         if isinstance(verdict, Rejection):
             verdicts.append(DgaVerdict(name=given, rejected=verdict.reason))
             continue
@@ -66,3 +63,11 @@ def post_scores(user: Analyst, body: NamesToScore) -> DgaScores:
             )
         )
     return DgaScores(threshold=model.info.threshold, verdicts=verdicts)
+
+
+@router.post("/scores", response_model=DgaScores, summary="Score names (analyst)")
+def post_scores(user: Analyst, body: NamesToScore) -> DgaScores:
+    """Score up to 1,000 names: each gets a score in [0, 1], whether it is above the model's operating
+    threshold (`is_dga`) and, when it is, the most likely family; a name with no registrable label (not a
+    domain, reverse DNS, a public suffix) comes back with `rejected` saying why."""
+    return score_names(body.names)

@@ -24,7 +24,12 @@ _CODE = re.compile(r"[A-Z][A-Z0-9_]*(?:\.[A-Z0-9_]+)+")
 SeverityName = Literal["info", "low", "medium", "high", "critical"]
 
 
-def _codes(codes: list[str] | None) -> tuple[str, ...]:
+def finding_codes(codes: list[str] | None) -> tuple[str, ...]:
+    """The `code` parameters, checked.
+
+    Raises:
+        ApiError: 400 for too many codes, or one that is not shaped like a finding code.
+    """
     codes = codes or []
     if len(codes) > MAX_CODES:
         raise bad_parameter("code", f"give at most {MAX_CODES} codes")
@@ -58,7 +63,7 @@ def get_findings(
     even while detectors add new ones.
     """
     where = FindingFilter(
-        codes=_codes(code),
+        codes=finding_codes(code),
         subject=subject,
         subject_type=subject_type,
         min_severity=None if min_severity is None else Severity[min_severity.upper()],

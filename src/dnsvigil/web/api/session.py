@@ -7,9 +7,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dnsvigil.web.api.models import SessionInfo, UserInfo
 from dnsvigil.web.auth import Admin, Analyst
-from dnsvigil.web.context import Context
+from dnsvigil.web.context import Context, WebContext
 from dnsvigil.web.errors import ERROR_RESPONSES, ApiError
 from dnsvigil.web.sessions import SESSION_COOKIE
+from dnsvigil.web.users import User
 
 router = APIRouter(prefix="/api/v1", tags=["session"], responses=ERROR_RESPONSES)
 
@@ -22,14 +23,8 @@ class Login(BaseModel):
     token: str = Field(min_length=1, max_length=256)
 
 
-@router.post("/session", response_model=SessionInfo, summary="Log in")
-def post_session(body: Login, context: Context, request: Request, response: Response) -> SessionInfo:
-    """Exchange an API token for a session cookie (HTTP-only, same-site strict), for browsers."""
-    user = context.users.verify(body.token)
-    if user is None:
-        raise ApiError(
-            401, "unauthorized", "the API token is not valid", headers={"WWW-Authenticate": "Bearer"}
-        )
+def start_session(context: WebContext, user: User, request: Request, response: Response) -> None:
+    """Open a session for `user` and set its cookie on `response` (HTTP-only, same-site strict)."""
     response.set_cookie(
         SESSION_COOKIE,
         context.sessions.open(user.key_id),
@@ -39,6 +34,25 @@ def post_session(body: Login, context: Context, request: Request, response: Resp
         secure=request.url.scheme == "https",
         path="/",
     )
+
+
+def end_session(context: WebContext, request: Request, response: Response) -> None:
+    """End the request's session, if any, and clear its cookie on `response`."""
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id is not None:
+        context.sessions.close(session_id)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+@router.post("/session", response_model=SessionInfo, summary="Log in")
+def post_session(body: Login, context: Context, request: Request, response: Response) -> SessionInfo:
+    """Exchange an API token for a session cookie (HTTP-only, same-site strict), for browsers."""
+    user = context.users.verify(body.token)
+    if user is None:
+        raise ApiError(
+            401, "unauthorized", "the API token is not valid", headers={"WWW-Authenticate": "Bearer"}
+        )
+    start_session(context, user, request, response)
     return SessionInfo(user=user.name, role=user.role)
 
 
@@ -51,10 +65,7 @@ def get_session(user: Analyst) -> SessionInfo:
 @router.delete("/session", status_code=204, summary="Log out")
 def delete_session(context: Context, request: Request, response: Response) -> None:
     """End the request's session, if any, and clear its cookie."""
-    session_id = request.cookies.get(SESSION_COOKIE)
-    if session_id is not None:
-        context.sessions.close(session_id)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    end_session(context, request, response)
 
 
 @router.get("/users", response_model=list[UserInfo], summary="List users (admin)")
