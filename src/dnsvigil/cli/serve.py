@@ -27,13 +27,15 @@ def serve(
     home: HomeOption = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Serve the JSON API (and OpenAPI document) over the warehouse until interrupted; it only reads data.
+    """Serve the dashboard and the JSON API over the warehouse until interrupted; it only reads data.
 
-    Open data (traffic metrics, RSSAC002, abuse rates, finding counts) needs no login; findings, search
-    and DGA scoring need an API token from `dnsvigil users add NAME`. The API is at /api/v1/, its
-    OpenAPI document at /api/v1/openapi.json.
+    The dashboard is at / (overview, traffic, findings, DGA, registration abuse, search), in Arabic,
+    Chinese, English, French, Russian and Spanish (`?lang=ar`, or the browser's language). The API is at
+    /api/v1/, its OpenAPI document at /api/v1/openapi.json. Open data (traffic metrics, RSSAC002, abuse
+    rates, finding counts) needs no login; findings, search and DGA scoring need an API token from
+    `dnsvigil users add NAME`: send it as `Authorization: Bearer TOKEN`, or paste it into /login.
 
-    Example: `dnsvigil serve --home demo-out/warehouse`, then
+    Examples: `dnsvigil serve --home demo-out/warehouse`, then open http://127.0.0.1:8000/?lang=fr, or
     `curl http://127.0.0.1:8000/api/v1/traffic/overview`.
     """
     import uvicorn
