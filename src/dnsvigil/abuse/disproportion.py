@@ -79,8 +79,11 @@ managed AS (SELECT month, registrar, sum(total_domains)::BIGINT AS managed FROM 
 listed_malicious AS (
   SELECT DISTINCT l.period_start AS month, r.registrar, l.domain, l.threat
   FROM listed l JOIN malicious USING (domain) JOIN registered r ON r.domain = l.domain
-  JOIN dum d ON d.month = l.period_start AND d.tld = l.tld AND d.registrar = r.registrar
+  -- A semi-join: as an inner join the planner may pair every listing with every registrar of its TLD first.
   WHERE l.threat <> 'spam'
+    AND EXISTS (
+      SELECT 1 FROM dum d WHERE d.month = l.period_start AND d.tld = l.tld AND d.registrar = r.registrar
+    )
 )
 SELECT m.month, m.registrar::VARCHAR AS registrar, m.managed,
   list(DISTINCT x.domain ORDER BY x.domain) FILTER (WHERE x.domain IS NOT NULL) AS domains,

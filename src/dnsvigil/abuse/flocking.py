@@ -36,6 +36,9 @@ DETECTOR = "abuse.flocking"
 EntityType = Literal["registrar", "tld"]
 ENTITY_TYPES: tuple[EntityType, ...] = ("registrar", "tld")
 SHOWN_FLOWS = 5
+MIN_FLOW_SHARE = 0.001
+"""Smaller estimated flows (under 0.1 % of the month's malicious registrations) are left out: with
+thousands of registrars every loser pairs with every gainer, and the pairs are noise."""
 HIGH_CHANGE = 0.25
 TEST = (
     "two-sided Fisher exact test on registration batches, (entity, all others) x (month, previous month), "
@@ -274,10 +277,11 @@ def _flows(
         if delta >= 0:
             continue
         for target, gain in sorted(gained.items()):
+            share = round(-delta * gain / total_gain, 6)
+            if share < MIN_FLOW_SHARE:
+                continue
             linked = sum(1 for servers in servers_now[target] if servers & servers_before[source])
-            flows.append(
-                Flow(month, entity_type, source, target, round(-delta * gain / total_gain, 6), linked)
-            )
+            flows.append(Flow(month, entity_type, source, target, share, linked))
     return flows
 
 

@@ -68,14 +68,11 @@ class Survival:
         events = np.asarray(mitigated, dtype=bool)
         if len(times) == 0:
             return cls(None, dict.fromkeys(WITHIN_DAYS))
-        steps = np.unique(times[events])
-        surviving = 1.0
-        curve: list[tuple[float, float]] = []
-        for moment in steps:
-            at_risk = np.count_nonzero(times >= moment)
-            ended = np.count_nonzero((times == moment) & events)
-            surviving *= 1.0 - ended / at_risk
-            curve.append((float(moment), surviving))
+        steps, ended = np.unique(times[events], return_counts=True)
+        # At risk at each step: the times not before it (a sorted search, not a pass over all per step).
+        at_risk = len(times) - np.searchsorted(np.sort(times), steps, side="left")
+        surviving = np.cumprod(1.0 - ended / at_risk)  # sequential, as the product step by step
+        curve: list[tuple[float, float]] = list(zip(steps.tolist(), surviving.tolist(), strict=True))
         median = next((moment for moment, value in curve if value <= 0.5 + 1e-12), None)
         longest = float(times.max())
         within: dict[int, float | None] = {}

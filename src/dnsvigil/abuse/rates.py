@@ -115,7 +115,10 @@ population AS (SELECT period_start, registrar::VARCHAR AS entity, sum(total_doma
 abused AS (
   SELECT t.period_start, r.registrar::VARCHAR AS entity, t.threat, count(DISTINCT t.domain) AS abused
   FROM tagged t JOIN registered r ON r.domain = t.domain
-  JOIN dum d ON d.period_start = t.period_start AND d.tld = t.tld AND d.registrar = r.registrar
+  -- A semi-join: as an inner join the planner may pair every listing with every registrar of its TLD first.
+  WHERE EXISTS (
+    SELECT 1 FROM dum d WHERE d.period_start = t.period_start AND d.tld = t.tld AND d.registrar = r.registrar
+  )
   GROUP BY ALL
 )"""
 

@@ -1,0 +1,1 @@
+"""Parts of benchmarks/abuse.py: the synthetic .com-sized day, the measured commands, pandas, the report."""
