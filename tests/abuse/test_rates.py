@@ -179,3 +179,21 @@ def test_no_listings_or_a_period_without_data_is_a_clear_error() -> None:
 def test_listings_without_any_denominator_give_no_rates() -> None:
     runner = AbuseRunner(listings=[listing("a.com")])
     assert compute_rates(runner, JANUARY, RateSettings(), computed_at=NOW).num_rows == 0
+
+
+def test_a_month_counts_a_domain_of_several_snapshots_once() -> None:
+    # .com snapshots on the 10th (a, b, c) and the 20th (b, c, d); x.com, listed on the 20th, is in neither.
+    zones = [zone(name, date(2024, 1, 10)) for name in ("a.com", "b.com", "c.com")]
+    zones += [zone(name, date(2024, 1, 20)) for name in ("b.com", "c.com", "d.com")]
+    listings = [listing("b.com"), listing("x.com", observed=date(2024, 1, 20))]
+    rows = rates(AbuseRunner(listings=listings, zones=zones))
+    populations = {
+        (row["period_kind"], row["period_start"]): row["population"]
+        for row in rows
+        if row["denominator"] == "zone" and row["threat"] == "phishing"
+    }
+    assert populations == {
+        ("month", date(2024, 1, 1)): 5,  # a, b, c, d and the missed x
+        ("day", date(2024, 1, 10)): 3,
+        ("day", date(2024, 1, 20)): 4,  # b, c, d and x
+    }
