@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from dnsvigil.store.schema import (
     ABUSE_LISTINGS,
+    DOMAIN_POPULARITY,
     DOMAIN_VERDICTS,
     DOMAINS_UNDER_MANAGEMENT,
     REGISTRARS,
@@ -108,6 +109,18 @@ def dum(tld: str, registrar: int, total: int, month: date = JAN) -> dict[str, An
     }
 
 
+def popular(domain: str, rank: int, day: date) -> dict[str, Any]:
+    """`domain` at `rank` in the Tranco snapshot of `day`."""
+    return {
+        "observed": day,
+        "list_name": "tranco",
+        "rank": rank,
+        "name": domain,
+        "domain": domain,
+        "source_file": "tranco.csv",
+    }
+
+
 def _table(schema: TableSchema, rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(list(rows), schema=schema.schema)
 
@@ -124,6 +137,7 @@ class AbuseRunner:
         registrars: Iterable[Mapping[str, Any]] = (),
         dums: Iterable[Mapping[str, Any]] = (),
         verdicts: Iterable[Mapping[str, Any]] = (),
+        popularity: Iterable[Mapping[str, Any]] = (),
     ) -> None:
         self.connection = duckdb.connect(":memory:")
         self.connection.execute("SET TimeZone = 'UTC'")
@@ -134,6 +148,7 @@ class AbuseRunner:
             (REGISTRARS, registrars),
             (DOMAINS_UNDER_MANAGEMENT, dums),
             (DOMAIN_VERDICTS, verdicts),
+            (DOMAIN_POPULARITY, popularity),
         ):
             self.connection.register(schema.name, _table(schema, rows))
 

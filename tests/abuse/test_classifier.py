@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-from dnsvigil.abuse.classifier import FEATURES, classify_listed_domains
+from dnsvigil.abuse.classifier import _FEATURE_SQL, FEATURES, UNRANKED, classify_listed_domains
 from dnsvigil.abuse.flocking import ShiftSettings, find_flocking
 from dnsvigil.abuse.sources import Window
-from tests.abuse.tables import AbuseRunner, listing, registrar, registration, utc
+from tests.abuse.tables import AbuseRunner, listing, popular, registrar, registration, utc
 
 NOW = datetime(2024, 3, 1, tzinfo=UTC)
 
@@ -75,6 +75,59 @@ def test_features_seen_by_the_model() -> None:
     assert young["age_days"] == pytest.approx(1.0)  # registered Jan 2, first seen Jan 3
     assert young["similar_in_batch"] == 4  # five "payp..." names at 1068 on one day, one name server
     assert old["age_days"] > 3000 and old["similar_in_batch"] == 0
+
+
+def popularity_ranks(popularity: list[dict[str, object]]) -> dict[str, object]:
+    base = world(labelled=False)
+    runner = AbuseRunner(
+        listings=base.connection.sql("SELECT * FROM abuse_listings").to_arrow_table().to_pylist(),
+        popularity=popularity,
+    )
+    rows = runner.arrow(_FEATURE_SQL.format(unranked=UNRANKED)).to_pylist()
+    return {str(row["domain"]): row["popularity_rank"] for row in rows}
+
+
+def test_popularity_is_the_best_rank_before_the_listing() -> None:
+    # Hacked sites are first seen on 2024-01-10 (the listing's day); the phishing ones from 2024-01-02.
+    ranks = popularity_ranks(
+        [
+            popular("family-bakery-1.com", 900, date(2024, 1, 3)),
+            popular("family-bakery-1.com", 40_000, date(2024, 1, 9)),
+            popular("family-bakery-2.com", 12, date(2024, 1, 20)),  # only after it was listed
+            popular(
+                "paypa1-verify-0.top", 5_000, date(2024, 1, 8)
+            ),  # its victims' traffic, after the listing
+        ]
+    )
+    assert ranks["family-bakery-1.com"] == 900
+    assert ranks["family-bakery-2.com"] == UNRANKED  # lists existed by then and it was in none
+    assert ranks["paypa1-verify-0.top"] is None  # listed on Jan 2, before the first list: unknown
+    assert ranks["paypa1-verify-29.top"] == UNRANKED  # listed Jan 7, after the Jan 3 list
+
+
+def test_without_any_list_popularity_is_unknown_to_the_model() -> None:
+    assert set(popularity_ranks([]).values()) == {None}
+
+
+def test_popularity_decides_between_look_alike_listings() -> None:
+    """Equal in every other feature, the domains ranked before their listing are the compromised ones."""
+    listings, popularity = [], []
+    for index in range(40):
+        hacked = index % 2 == 0
+        name = f"site-{index}.com"
+        label = None if index >= 30 else hacked  # DBL: "abused legitimate" when hacked
+        listings.append(listing(name, url=f"http://{name}/a/b", abused_legitimate=label))
+        if hacked:
+            popularity.append(popular(name, 1_000 + index, date(2024, 1, 1)))
+    popularity.append(popular("unrelated.com", 1, date(2024, 1, 1)))
+    runner = AbuseRunner(listings=listings, popularity=popularity)
+    verdicts = classify_listed_domains(runner, None, computed_at=NOW)
+    decided = {row["domain"]: row for row in verdicts.table.to_pylist() if row["basis"] == "model"}
+    assert len(decided) == 10
+    assert all(
+        row["malicious"] == (int(name.split("-")[1].split(".")[0]) % 2 == 1) for name, row in decided.items()
+    )
+    assert "log_rank" in FEATURES
 
 
 def test_without_both_kinds_of_label_the_age_rule_decides() -> None:

@@ -70,6 +70,7 @@ def test_zone_without_a_date_asks_for_day(tmp_path: Path) -> None:
         (["feed", "--format", "openphish"], "openphish-20240102.txt", rs.OPENPHISH, 3, 1),
         (["feed", "--format", "dbl"], "dbl-20240102.csv", rs.DBL, 4, 1),
         (["feed", "--format", "generic"], "generic-20240102.csv", rs.GENERIC, 3, 1),
+        (["popularity", "--format", "umbrella"], "top-1m-20240102.csv", rs.TOP_LIST, 3, 1),
     ],
 )
 def test_each_input_once(
@@ -96,8 +97,16 @@ def test_each_input_once(
         (["feed", "--format", "dbl"], b"this is not a feed\n"),
         (["feed", "--format", "urlhaus"], rs.PHISHTANK.encode()),
         (["rdap"], gzip.compress(b"not json\n" * 5)),
+        (["popularity"], rs.URLHAUS.encode()),
     ],
-    ids=["empty-zone", "binary-zone", "prose-as-dbl", "phishtank-as-urlhaus", "gzip-of-text-as-rdap"],
+    ids=[
+        "empty-zone",
+        "binary-zone",
+        "prose-as-dbl",
+        "phishtank-as-urlhaus",
+        "gzip-of-text-as-rdap",
+        "urlhaus-as-top-list",
+    ],
 )
 def test_nothing_readable_is_one_line_exit_1(tmp_path: Path, command: list[str], content: bytes) -> None:
     path = tmp_path / "input-20240102.txt"
@@ -119,9 +128,13 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert dnsvigil("ingest", "feed", path, "--home", tmp_path).exit_code == 2
     run = dnsvigil("ingest", "zone", path, "--tld", "a.b", "--home", tmp_path)
     assert run.exit_code == 2 and "--tld" in run.stderr
+    run = dnsvigil("ingest", "popularity", path, "--list", "../etc", "--home", tmp_path)
+    assert run.exit_code == 2 and "--list" in run.stderr
 
 
-@pytest.mark.parametrize("command", ["zone", "rdap", "registrations", "registrars", "dum", "feed"])
+@pytest.mark.parametrize(
+    "command", ["zone", "rdap", "registrations", "registrars", "dum", "feed", "popularity"]
+)
 def test_help_has_an_example(command: str) -> None:
     run = dnsvigil("ingest", command, "--help")
     assert run.exit_code == 0 and f"dnsvigil ingest {command}" in run.stdout and "--format" in run.stdout

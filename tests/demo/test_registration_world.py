@@ -21,6 +21,7 @@ from dnsvigil.demo.registration_files import write_registration_files
 from dnsvigil.demo.registration_world import build_world
 from dnsvigil.demo.run import ingest_registration_files
 from dnsvigil.ingest.table_ingest import TableIngestSummary
+from dnsvigil.store.engine import DuckDBEngine
 from dnsvigil.store.warehouse import Warehouse
 
 SEED = 5
@@ -31,7 +32,8 @@ class Outcome:
 
     def __init__(self, out: Path) -> None:
         files = write_registration_files(build_world(SEED), out / "registration")
-        warehouse = Warehouse.open(out / "warehouse", create=True)
+        self.home = out / "warehouse"
+        warehouse = Warehouse.open(self.home, create=True)
         self.ingests: list[TableIngestSummary] = ingest_registration_files(warehouse, files)
         self.analysis: AbuseAnalysis = analyze_and_store(
             warehouse, AbuseSettings.from_settings(), dga_score=shipped_dga_scorer()
@@ -57,6 +59,7 @@ def test_every_file_reads_cleanly(outcome: Outcome) -> None:
     assert len(files) - len(empty) > 850
     assert {summary.table for summary in outcome.ingests} == {
         "zone_domains", "registrations", "registrars", "domains_under_management", "abuse_listings",
+        "domain_popularity",
     }  # fmt: skip
 
 
@@ -151,3 +154,18 @@ def test_malicious_and_compromised_domains_are_told_apart(outcome: Outcome) -> N
         f1 = 2 * hits / (sum(truth) + sum(said))
         assert f1 >= 0.9, (decided_by, f1)
     assert sum(row["basis"] == "model" for row in rows) > 300  # the feeds left many undecided
+
+
+def test_the_top_lists_rank_some_hacked_sites_and_almost_no_malicious_domains(outcome: Outcome) -> None:
+    kinds = {row["domain"]: row["kind"] for row in outcome.domains}
+    ranked = {
+        str(row["domain"])
+        for row in DuckDBEngine(Warehouse.open(outcome.home))
+        .arrow("SELECT domain FROM domain_popularity")
+        .to_pylist()
+    }
+    listed = defaultdict(list)
+    for domain, kind in kinds.items():
+        listed[kind].append(domain in ranked)
+    assert 0.05 < statistics.mean(listed["compromised"]) < 0.5
+    assert statistics.mean(listed["malicious"]) < 0.02

@@ -164,3 +164,11 @@ http://c2.example.net:443/gate.php,C&C,2024-01-01,,
 spam.example.org,spam,,,partner-cert
 odd.example.com,cryptomining,,,partner-cert
 """
+
+TOP_LIST = """1,google.com
+2,www.google.com
+3,example.org
+4,not a name
+5,192.0.2.7
+"""
+"""An Umbrella-style top list: host names, one of them not a name, one an address."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from dnsvigil.errors import InputError
+from dnsvigil.ingest.popularity_lists import popularity_source
 from dnsvigil.ingest.registration_data import registration_source
 from dnsvigil.ingest.registry_reports import dum_source, registrars_source, report_tld
 from tests.ingest import registration_samples as samples
@@ -121,3 +122,22 @@ def test_gzip_and_cut_gzip(tmp_path: Path) -> None:
     cut.write_bytes(packed[: len(packed) // 2])
     with pytest.raises(InputError, match=r"cut\.csv\.gz: cannot read to the end"):
         read_all(registration_source(cut, fmt="csv", observed=DAY))
+
+
+def test_popularity_list_ranks_registrable_domains(tmp_path: Path) -> None:
+    text = (
+        "rank,domain\n1,Google.com.\n2,www.example.co.uk\n3,192.0.2.1\nx,bad.com\n4,co.uk\n"
+        "5,foo..bar\n6,a,b\n0,zero.com\n7,xn--bcher-kva.example\n"
+    )
+    path = write(tmp_path, "tranco-2024-01-06.csv", text)
+    rows, tally = read_all(popularity_source(path, list_name="tranco", observed=DAY))
+    assert [(row["rank"], row["name"], row["domain"]) for row in rows.to_pylist()] == [
+        (1, "google.com", "google.com"),
+        (2, "www.example.co.uk", "example.co.uk"),
+        (7, "xn--bcher-kva.example", "xn--bcher-kva.example"),
+    ]
+    assert {row["list_name"] for row in rows.to_pylist()} == {"tranco"}
+    assert rows.column("observed").to_pylist() == [DAY] * 3
+    assert tally.skipped == {"ip_address": 1, "not_registrable": 1}
+    assert tally.malformed == {"bad_rank": 2, "bad_domain": 1, "wrong_field_count": 1}
+    assert tally.first_line["bad_rank"] == 5

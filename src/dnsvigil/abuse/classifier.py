@@ -8,7 +8,11 @@ Each listed domain (listed for a security threat: phishing, malware, botnet C&C)
 literature found to separate the two: its age when first listed (hacked sites are old), whether it was
 registered in a batch of similar names (same registrar, day, name servers and first letters), brand and lure
 words (de-leeted, so `paypa1` counts), its DGA score, the depth of its listed URLs and a `/wp-` path (hacked
-sites serve from deep CMS paths), how many feeds list it and for what. Feeds that say so (DBL's "abused
+sites serve from deep CMS paths), how many feeds list it and for what, and its popularity: the best rank
+it had in a top list (`domain_popularity`) on or before the day it was first listed (hacked sites are
+often popular; a domain registered to abuse rarely is, and ranks taken after the listing would count the
+victims' traffic). A domain absent from lists that existed then ranks `UNRANKED`; with no list that old,
+popularity is unknown and the model does without it. Feeds that say so (DBL's "abused
 legitimate" return codes, and their ordinary codes) give the labels: a gradient-boosted classifier learns
 from the labelled domains and decides the others; its precision and recall are measured by five-fold
 cross-validation on the labelled ones. A labelled domain keeps its label. Without both kinds of label
@@ -34,6 +38,8 @@ from dnsvigil.store.sql import SqlRunner
 
 DgaScorer = Callable[[Sequence[str]], npt.NDArray[np.float64]]
 YOUNG_DAYS = 90.0
+UNRANKED = 10_000_000
+"""The rank given to a domain in none of the top lists of its time: beyond any published list (1M names)."""
 FOLDS = 5
 MIN_LABELS_PER_CLASS = 10
 BRANDS = (
@@ -49,7 +55,7 @@ LURES = (
 _LEET = str.maketrans("013457", "oleast")
 FEATURES = (
     "log_age_days", "age_unknown", "log_similar_in_batch", "brand_words", "lure_words", "hyphens", "digits",
-    "dga_score", "path_depth", "cms_path", "feeds", "phishing", "malware", "botnet_cc",
+    "dga_score", "path_depth", "cms_path", "feeds", "phishing", "malware", "botnet_cc", "log_rank",
 )  # fmt: skip
 
 
@@ -77,7 +83,7 @@ def classify_listed_domains(
     runner: SqlRunner, dga_score: DgaScorer | None, *, computed_at: datetime
 ) -> Verdicts:
     """Decide malicious or compromised for every domain ever listed for a security threat."""
-    rows = runner.arrow(_FEATURE_SQL).to_pylist()
+    rows = runner.arrow(_FEATURE_SQL.format(unranked=UNRANKED)).to_pylist()
     domains = [row["domain"] for row in rows]
     features = _features(rows, dga_score)
     labels = np.array([row["label"] for row in rows], dtype=object)
@@ -87,11 +93,13 @@ def classify_listed_domains(
     enough = min(malicious_labels, len(truth) - malicious_labels) >= MIN_LABELS_PER_CLASS
     precision = recall = None
     if enough:
+        # A feature unknown for every labelled domain (popularity with no list ingested) teaches nothing.
+        known = features[:, ~np.isnan(features[labelled]).all(axis=0)]
         model = _model()
         folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=0)
-        predicted = cross_val_predict(model, features[labelled], truth, cv=folds)
+        predicted = cross_val_predict(model, known[labelled], truth, cv=folds)
         precision, recall = _precision_recall(truth, predicted)
-        probability = model.fit(features[labelled], truth).predict_proba(features)[:, 1]
+        probability = model.fit(known[labelled], truth).predict_proba(known)[:, 1]
         basis = "model"
     else:
         age = features[:, FEATURES.index("log_age_days")]
@@ -166,6 +174,7 @@ def _features(rows: list[dict[str, object]], dga_score: DgaScorer | None) -> npt
             float(bool(row["phishing"])),
             float(bool(row["malware"])),
             float(bool(row["botnet_cc"])),
+            np.log10(float(rank)) if isinstance(rank := row["popularity_rank"], int) else np.nan,
         )
     return matrix
 
@@ -186,6 +195,12 @@ registered AS (
     array_to_string(list_sort(arg_max(nameservers, observed)), ',') AS servers
   FROM registrations GROUP BY domain
 ),
+popular AS (
+  SELECT l.domain, min(p.rank) AS best_rank
+  FROM listed l JOIN domain_popularity p ON p.domain = l.domain AND p.observed <= l.first_listed::DATE
+  GROUP BY l.domain
+),
+lists AS (SELECT min(observed) AS first_list FROM domain_popularity),
 batched AS (
   SELECT domain, created, CASE WHEN servers = '' OR created IS NULL THEN 0 ELSE
     count(*) OVER (PARTITION BY registrar, created::DATE, servers, left(domain, 4)) - 1 END
@@ -194,6 +209,8 @@ batched AS (
 )
 SELECT l.domain, epoch(l.first_listed - b.created::TIMESTAMPTZ) / 86400.0 AS age_days,
   coalesce(b.similar_in_batch, 0) AS similar_in_batch, l.feeds, l.phishing, l.malware, l.botnet_cc,
-  l.path_depth, l.cms_path, l.label
-FROM listed l LEFT JOIN batched b USING (domain)
+  l.path_depth, l.cms_path, l.label,
+  CASE WHEN p.best_rank IS NOT NULL THEN p.best_rank
+    WHEN l.first_listed::DATE >= lists.first_list THEN {unranked} END AS popularity_rank
+FROM listed l LEFT JOIN batched b USING (domain) LEFT JOIN popular p USING (domain) CROSS JOIN lists
 ORDER BY l.domain"""

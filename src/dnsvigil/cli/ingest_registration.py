@@ -1,9 +1,11 @@
-"""`dnsvigil ingest zone|rdap|registrations|registrars|dum|feed`: inputs of registration-abuse analytics."""
+"""`dnsvigil ingest zone|rdap|registrations|registrars|dum|feed|popularity`: inputs of registration-abuse
+analytics."""
 
 from __future__ import annotations
 
 import enum
 import json
+import re
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from dnsvigil.ingest.registration_plans import IngestPlan
     from dnsvigil.ingest.table_ingest import TableIngestSummary
 
+_LIST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 PathsArgument = Annotated[
     list[Path],
     typer.Argument(help="Files or directories (searched recursively). .gz, .xz and .zst are read as is."),
@@ -60,6 +63,12 @@ class FeedFormatChoice(enum.StrEnum):
     openphish = "openphish"
     dbl = "dbl"
     generic = "generic"
+
+
+class PopularityFormat(enum.StrEnum):
+    tranco = "tranco"
+    umbrella = "umbrella"
+    alexa = "alexa"
 
 
 def _run(
@@ -305,7 +314,49 @@ def feed(
     )
 
 
+def popularity(
+    context: typer.Context,
+    paths: PathsArgument,
+    fmt: Annotated[
+        PopularityFormat, typer.Option("--format", help="The top list (each is `rank,domain` lines).")
+    ] = PopularityFormat.tranco,
+    list_name: Annotated[
+        str | None, typer.Option("--list", help="Name to store the list under; default: the format.")
+    ] = None,
+    day: DayOption = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Ingest domain popularity top lists (Tranco, Cisco Umbrella, Alexa-style `rank,domain` CSV) into
+    table domain_popularity, each listed name also reduced to its registrable domain.
+
+    `abuse analyze` uses a domain's best rank before it was first listed to tell a hacked popular site from
+    a domain registered to abuse. Ingest the daily or weekly snapshots that cover your feeds' period.
+
+    Example: `dnsvigil ingest popularity --format tranco --day 2024-01-02 top-1m.csv`
+    """
+    from dnsvigil.ingest.registration_plans import popularity_plan
+
+    _run(
+        context,
+        lambda: popularity_plan(list_name=_list_name(list_name, fmt.value), day=parse_day_option(day)),
+        paths,
+        home=home,
+        quiet=quiet,
+        as_json=as_json,
+    )
+
+
+def _list_name(given: str | None, default: str) -> str:
+    if given is None:
+        return default
+    if not _LIST_NAME.fullmatch(given):
+        raise UsageError(f"--list must be a short name of letters, digits, '.', '_' or '-', got {given!r}")
+    return given
+
+
 def register(app: typer.Typer) -> None:
     """Add these commands to the `ingest` group."""
-    for command in (zone, rdap, registrations, registrars, dum, feed):
+    for command in (zone, rdap, registrations, registrars, dum, feed, popularity):
         app.command(command.__name__)(command)

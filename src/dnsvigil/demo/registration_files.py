@@ -8,7 +8,12 @@ The files, under `out/`:
 - `rdap/rdap-YYYY-MM-DD.jsonl.gz`: RDAP responses of listed domains, polled every 12 hours while listed;
 - `registrars/registrar-ids-YYYY-MM-DD.csv` (IANA's list) and `reports/<tld>-transactions-YYYYMM-en.csv`;
 - `feeds/<feed>/<feed>-YYYY-MM-DD.*`: daily snapshots of PhishTank, OpenPhish, URLhaus, a DBL-style list and a
-  community feed in the generic CSV, each listing what is active when it is fetched (00:00 UTC).
+  community feed in the generic CSV, each listing what is active when it is fetched (00:00 UTC);
+- `popularity/tranco-YYYY-MM-DD.csv`: a weekly Tranco-style top list (`rank,domain`) of the most visited
+  domains delegated that day. Popularity comes from traffic, which the world does not model otherwise: each
+  domain gets a latent log-normal draw from its own stream of the seed (so the rest of the world is the
+  same with or without lists), older domains a little more, plus weekly noise. A hacked site is as popular
+  as any of its age; a campaign's domain draws less, and only while it is up, so a few enter a list.
 The truth goes to `truth/` (`registration-truth.json`, `domains.csv`), which no analysis reads.
 """
 
@@ -25,6 +30,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+
 from dnsvigil.demo.registration_world import (
     END,
     REGISTRARS,
@@ -40,6 +47,8 @@ from dnsvigil.ingest.abuse_feeds import FeedFormat
 from dnsvigil.outputs import write_atomically
 
 ZONE_EVERY_DAYS = 7
+TOP_LIST_SIZE = 3000
+TOP_LIST_NOISE = 0.15  # weekly change of a domain's log-popularity, as a list averaged over days keeps
 POLL_HOURS = 12.0
 LAST_FETCH = END - timedelta(days=1)
 DBL_CODES = {"spam": 2, "phishing": 4, "malware": 5, "botnet_cc": 6}
@@ -74,6 +83,7 @@ class RegistrationFiles:
     registrars: Path
     reports: Path
     feeds: dict[str, Path]
+    popularity: Path
     truth: Path
 
 
@@ -94,6 +104,7 @@ def write_registration_files(world: RegistrationWorld, out: Path) -> Registratio
         registrars=out / "registrars",
         reports=out / "reports",
         feeds={feed: out / "feeds" / feed for feed in FEED_FILES},
+        popularity=out / "popularity",
         truth=out / "truth",
     )
     _write_zones(world, files.zones)
@@ -102,6 +113,7 @@ def write_registration_files(world: RegistrationWorld, out: Path) -> Registratio
     _write_reports(world, files.reports)
     published = _write_feeds(world, files.feeds)
     _write_rdap(world, published, files.rdap)
+    _write_popularity(world, files.popularity)
     _write_truth(world, published, files.truth)
     return files
 
@@ -131,6 +143,23 @@ def _write_zones(world: RegistrationWorld, folder: Path) -> None:
                 if domain.tld == tld and _delegated(domain, moment):
                     lines += [f"{domain.name}.\t86400\tin\tns\t{server}." for server in domain.nameservers]
             _text(folder / f"{tld}-{day:%Y%m%d}.txt.gz", "\n".join(lines) + "\n")
+
+
+def _write_popularity(world: RegistrationWorld, folder: Path) -> None:
+    rng = np.random.default_rng([world.seed, 7])
+    popularity = rng.normal(0.0, 1.0, len(world.domains))
+    for index, domain in enumerate(world.domains):
+        if domain.kind == "malicious":
+            popularity[index] -= 1.5
+        else:
+            popularity[index] += 0.3 * np.log1p(max(0.0, (at(START) - domain.created).days) / 365.0)
+    for day in days_between(START, LAST_FETCH, ZONE_EVERY_DAYS):
+        moment = at(day)
+        weekly = popularity + rng.normal(0.0, TOP_LIST_NOISE, len(popularity))
+        up = [index for index, domain in enumerate(world.domains) if _delegated(domain, moment)]
+        top = sorted(up, key=lambda index: -weekly[index])[:TOP_LIST_SIZE]
+        lines = [f"{rank},{world.domains[index].name}" for rank, index in enumerate(top, start=1)]
+        _text(folder / f"tranco-{day.isoformat()}.csv", "\n".join(lines) + "\n")
 
 
 def _csv_text(rows: list[list[str]]) -> str:

@@ -30,6 +30,7 @@ from dnsvigil.ingest.pipeline import IngestSummary, ingest_files
 from dnsvigil.ingest.registration_plans import (
     dum_plan,
     feed_plan,
+    popularity_plan,
     registrars_plan,
     registrations_plan,
     zone_plan,
@@ -139,7 +140,7 @@ def run_demo(
 
 def ingest_registration_files(warehouse: Warehouse, files: RegistrationFiles) -> list[TableIngestSummary]:
     """Ingest the registration world's files the way `dnsvigil ingest zone|registrations|rdap|registrars|
-    dum|feed` would; one summary per command."""
+    dum|feed|popularity` would; one summary per command."""
     plans = [
         (zone_plan(tld=None, day=None, chunk_bytes=8 << 20), files.zones),
         (registrations_plan(fmt="csv", day=None), files.registrations),
@@ -147,5 +148,6 @@ def ingest_registration_files(warehouse: Warehouse, files: RegistrationFiles) ->
         (registrars_plan(day=None), files.registrars),
         (dum_plan(tld=None, month=None), files.reports),
         *((feed_plan(fmt=FEED_FILES[feed][0], day=None), folder) for feed, folder in files.feeds.items()),
+        (popularity_plan(list_name="tranco", day=None), files.popularity),
     ]
     return [plan.ingest(warehouse, [folder]) for plan, folder in plans]

@@ -18,7 +18,6 @@ and is counted as skipped.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -26,8 +25,8 @@ from typing import Final, Literal
 from urllib.parse import urlsplit
 
 from dnsvigil.abuse.threats import DBL_CODES, normalise_threat
-from dnsvigil.dga.names import NameParts, parse_name
-from dnsvigil.ingest.field_values import parse_time
+from dnsvigil.dga.names import NameParts
+from dnsvigil.ingest.field_values import SkippedLineError, parse_time, registrable_parts
 from dnsvigil.ingest.pipeline import source_id_of
 from dnsvigil.ingest.table_ingest import LineTally, Record, Rows, Source, batched
 from dnsvigil.ingest.text_lines import csv_fields, numbered_lines
@@ -43,10 +42,6 @@ _PHISHTANK_HEADER = [
 _GENERIC_HEADER = ["indicator", "threat", "first_seen", "last_seen", "source"]
 
 _Parser = Callable[[str], Record | None]
-
-
-class _SkippedLineError(Exception):
-    """A sound line that gives no listing; the message is the reason counted."""
 
 
 def feed_source(path: Path, *, fmt: FeedFormat, observed: date) -> Source:
@@ -75,7 +70,7 @@ def _listing(
     tally.records += 1
     try:
         record = parse(text)
-    except _SkippedLineError as skip:
+    except SkippedLineError as skip:
         tally.skip(str(skip), number)
         return None
     except ValueError as error:
@@ -98,21 +93,6 @@ def _fields(text: str, count: int) -> list[str]:
     return [field.strip() for field in fields]
 
 
-def _domain_parts(host: str) -> NameParts:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        pass
-    else:
-        raise _SkippedLineError("ip_address")
-    parts = parse_name(host)
-    if isinstance(parts, NameParts):
-        return parts
-    if parts.excluded:
-        raise _SkippedLineError("not_registrable")
-    raise ValueError("bad_domain")
-
-
 def _url_parts(url: str) -> NameParts:
     try:
         host = urlsplit(url if "://" in url else "http://" + url).hostname
@@ -120,7 +100,7 @@ def _url_parts(url: str) -> NameParts:
         raise ValueError("bad_url") from None
     if not host:
         raise ValueError("bad_url")
-    return _domain_parts(host)
+    return registrable_parts(host)
 
 
 def _record(
@@ -173,7 +153,7 @@ def _phishtank(text: str) -> Record | None:
         return None
     entry, url, _, submitted, verified, _, online, target = fields
     if verified.lower() == "no":
-        raise _SkippedLineError("unverified")
+        raise SkippedLineError("unverified")
     return _record(
         _url_parts(url), url, "phishing", "phishtank", entry=entry, first_seen=submitted,
         online={"yes": True, "no": False}.get(online.lower()), target=target,
@@ -196,7 +176,7 @@ def _dbl(text: str) -> Record | None:
     if listed is None:
         raise ValueError("bad_return_code")
     threat, abused_legitimate = listed
-    return _record(_domain_parts(domain), None, threat, "dbl", abused_legitimate=abused_legitimate)
+    return _record(registrable_parts(domain), None, threat, "dbl", abused_legitimate=abused_legitimate)
 
 
 def _generic(text: str) -> Record | None:
@@ -205,7 +185,7 @@ def _generic(text: str) -> Record | None:
         return None
     indicator, threat, first_seen, last_seen, feed = fields
     is_url = "://" in indicator or "/" in indicator
-    parts = _url_parts(indicator) if is_url else _domain_parts(indicator)
+    parts = _url_parts(indicator) if is_url else registrable_parts(indicator)
     return _record(
         parts, indicator if is_url else None, threat, feed or "generic", first_seen=first_seen,
         last_seen=last_seen,

@@ -5,6 +5,7 @@ Each parser raises `ValueError` with a reason code as its message, which the rea
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import UTC, date, datetime, time
 
@@ -14,6 +15,31 @@ _EPP_WORD = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _STATUS_SEPARATORS = re.compile(r"[|;,]")
 HOLD_STATUSES = frozenset({"client hold", "server hold"})
 """RDAP statuses (RFC 8056) that take a domain out of the DNS: what a mitigated abusive domain shows."""
+
+
+class SkippedLineError(Exception):
+    """A sound line that gives no row on purpose; the message is the reason counted as skipped."""
+
+
+def registrable_parts(host: str) -> NameParts:
+    """The name `host` split at its public suffix, for readers that store registrable domains.
+
+    Raises:
+        SkippedLineError: `host` is an IP address, or a valid name with no registrable domain.
+        ValueError: `host` is not a valid name ("bad_domain").
+    """
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        raise SkippedLineError("ip_address")
+    parts = parse_name(host)
+    if isinstance(parts, NameParts):
+        return parts
+    if parts.excluded:
+        raise SkippedLineError("not_registrable")
+    raise ValueError("bad_domain")
 
 
 def parse_time(text: str) -> datetime | None:

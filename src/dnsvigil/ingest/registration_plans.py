@@ -1,7 +1,7 @@
 """How each registration-abuse input is ingested: its table, how a file becomes a `Source`, what to say
 when nothing could be read.
 
-The `dnsvigil ingest zone|rdap|registrations|registrars|dum|feed` commands and the demo build their
+The `dnsvigil ingest zone|rdap|registrations|registrars|dum|feed|popularity` commands and the demo build their
 ingests here, so that a file the demo writes is read exactly as a user's would be.
 """
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from dnsvigil.errors import InputError
 from dnsvigil.ingest.abuse_feeds import FeedFormat, feed_source
 from dnsvigil.ingest.pipeline import ProgressCallback
+from dnsvigil.ingest.popularity_lists import POPULARITY_FORMAT, popularity_source
 from dnsvigil.ingest.registration_data import CSV_FORMAT, RDAP_FORMAT, registration_source
 from dnsvigil.ingest.registry_reports import (
     DUM_FORMAT,
@@ -108,3 +109,12 @@ def feed_plan(*, fmt: FeedFormat, day: date | None) -> IngestPlan:
         return feed_source(path, fmt=fmt, observed=snapshot_day(path, day))
 
     return IngestPlan("abuse_listings", source, f"is it a {fmt} feed? choose the format with --format")
+
+
+def popularity_plan(*, list_name: str, day: date | None) -> IngestPlan:
+    """Snapshots of top list `list_name`, published on `day`, else the day in each file's name."""
+
+    def source(path: Path) -> Source:
+        return popularity_source(path, list_name=list_name, observed=snapshot_day(path, day))
+
+    return IngestPlan("domain_popularity", source, f"expected {POPULARITY_FORMAT}")

@@ -219,6 +219,25 @@ ABUSE_LISTINGS = TableSchema(
     ),
 )
 
+DOMAIN_POPULARITY = TableSchema(
+    name="domain_popularity",
+    version=1,
+    time_column="observed",
+    # One row per entry of a top list (Tranco, Umbrella, ...) snapshot; `domain` is the registrable domain
+    # of the listed `name`, so a list of host names (Umbrella) ranks domains too.
+    schema=pa.schema(
+        [
+            pa.field("observed", pa.date32(), nullable=False),
+            pa.field("list_name", _LOW_CARDINALITY, nullable=False),
+            pa.field("rank", pa.int64(), nullable=False),
+            pa.field("name", pa.string(), nullable=False),
+            pa.field("domain", pa.string(), nullable=False),
+            pa.field("source_file", _LOW_CARDINALITY, nullable=False),
+        ],
+        metadata=_metadata("domain_popularity", 1),
+    ),
+)
+
 TABLES: dict[str, TableSchema] = {
     table.name: table
     for table in (
@@ -229,6 +248,7 @@ TABLES: dict[str, TableSchema] = {
         REGISTRARS,
         DOMAINS_UNDER_MANAGEMENT,
         ABUSE_LISTINGS,
+        DOMAIN_POPULARITY,
     )
 }
 
