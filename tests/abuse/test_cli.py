@@ -100,7 +100,13 @@ def test_analyze_stores_rates_and_findings_once(home: Path) -> None:
         for item in result["concentration"]
         if item["entity_type"] == "registrar" and item["threat"] == "security"
     )
-    assert (registrars["top"], registrars["hhi"]) == ([["1068", 4], ["146", 1]], pytest.approx(80**2 + 20**2))
+    assert registrars["hhi"] == pytest.approx(80**2 + 20**2) and registrars["top1_share"] == 0.8
+    curve = [
+        (row["entity"], row["abused"], row["cumulative_share"])
+        for row in result["concentration_curves"]
+        if row["entity_type"] == "registrar" and row["threat"] == "security"
+    ]
+    assert curve == [("1068", 4, 0.8), ("146", 1, 1.0)]
     shares = {(row["entity_type"], row["entity"]): row["malicious"] for row in result["flocking"]["shares"]}
     assert shares == {("registrar", "1068"): 4, ("tld", "com"): 4}  # registered in January, listed
     assert result["flocking"]["flows"] == []  # nothing registered in December to compare with
@@ -109,7 +115,7 @@ def test_analyze_stores_rates_and_findings_once(home: Path) -> None:
     assert result["feed_quality"]["overlaps"] == [] and result["feed_quality"]["churn"][0]["added"] == 6
     overall = next(item for item in result["mitigation"] if item["entity_type"] == "all")
     # shop-online24.com left the zone on the 12th (10 days); example.com was on hold when seen on the 5th.
-    assert (overall["listed"], overall["by_method"]) == (6, {"hold": 1, "zone": 1})
+    assert (overall["listed"], overall["mitigated_by_hold"], overall["mitigated_by_zone"]) == (6, 1, 1)
     again = analyze(home, "--period", "2024-01")
     assert (again["rates"]["stored"], again["stored_findings"]) == (0, 0)
     assert stored(home, "SELECT count(*) AS n FROM findings") == [{"n": 1}]

@@ -100,6 +100,14 @@ def _top_rates(result: AbuseAnalysis) -> list[dict[str, Any]]:
 
 
 def _to_json(result: AbuseAnalysis, home: str) -> dict[str, Any]:
+    """The analysis as the `abuse report` publishes its tables (one row shape for both), plus counts."""
+    from dnsvigil.report.abuse_data import AbuseTables
+
+    tables = AbuseTables.of(result)
+    top_columns = (
+        "period_start", "entity", "entity_name", "abused", "population", "rate_per_10k", "low_per_10k",
+        "high_per_10k", "rank",
+    )  # fmt: skip
     return {
         "home": home,
         "period": result.window.to_text(),
@@ -107,68 +115,12 @@ def _to_json(result: AbuseAnalysis, home: str) -> dict[str, Any]:
             "rows": result.rates.num_rows,
             "stored": result.stored_rates,
             "ranked": sum(result.rates.column("ranked").to_pylist()),
-            "top_registrars": [
-                {
-                    key: row[key]
-                    for key in (
-                        "period_start",
-                        "entity",
-                        "entity_name",
-                        "abused",
-                        "population",
-                        "rate_per_10k",
-                        "low_per_10k",
-                        "high_per_10k",
-                        "rank",
-                    )
-                }
-                for row in _top_rates(result)
-            ],
+            "top_registrars": [{key: row[key] for key in top_columns} for row in _top_rates(result)],
         },
-        "concentration": [
-            {
-                "month": item.month.strftime("%Y-%m"),
-                "entity_type": item.entity_type,
-                "threat": item.threat,
-                "unattributed": item.unattributed,
-                "total": item.concentration.total,
-                "entities": item.concentration.entities,
-                "top_share": {str(n): share for n, share in item.concentration.top_share.items()},
-                "entities_for_half": item.concentration.entities_for_half,
-                "entities_for_90": item.concentration.entities_for_90,
-                "hhi": item.concentration.hhi,
-                "top": [list(pair) for pair in item.concentration.top],
-            }
-            for item in result.concentration
-        ],
-        "mitigation": [
-            {
-                "entity_type": item.entity_type,
-                "entity": item.entity,
-                "listed": item.listed,
-                "mitigated": item.mitigated,
-                "by_method": item.by_method,
-                "median_days": item.survival.median_days,
-                "within_days": {str(days): share for days, share in item.survival.within.items()},
-                "unmitigated_median_days": item.unmitigated_median_days,
-                "unmitigated_max_days": item.unmitigated_max_days,
-            }
-            for item in result.mitigation
-        ],
-        "flocking": {
-            "shares": result.flocking.shares.to_pylist(),
-            "flows": [
-                {
-                    "month": flow.month.strftime("%Y-%m"),
-                    "entity_type": flow.entity_type,
-                    "from": flow.source,
-                    "to": flow.target,
-                    "share": flow.share,
-                    "linked_domains": flow.linked_domains,
-                }
-                for flow in result.flocking.flows
-            ],
-        },
+        "concentration": tables.concentration.to_pylist(),
+        "concentration_curves": tables.concentration_curves.to_pylist(),
+        "mitigation": tables.mitigation.to_pylist(),
+        "flocking": {"shares": tables.shares.to_pylist(), "flows": tables.flows.to_pylist()},
         "classifier": {
             "basis": result.verdicts.basis,
             "labelled": result.verdicts.labelled,
@@ -179,37 +131,15 @@ def _to_json(result: AbuseAnalysis, home: str) -> dict[str, Any]:
             "malicious": sum(result.verdicts.table.column("malicious").to_pylist()),
             "stored": result.stored_verdicts,
         },
-        "feed_quality": _feed_quality_json(result),
+        "feed_quality": {
+            "feeds": tables.feed_listings.to_pylist(),
+            "overlaps": tables.feed_overlaps.to_pylist(),
+            "first_listings": tables.feed_first_listings.to_pylist(),
+            "churn": tables.feed_churn.to_pylist(),
+        },
         "findings": [finding.to_record() for finding in result.findings],
         "stored_findings": result.stored_findings,
     }
-
-
-def _feed_quality_json(result: AbuseAnalysis) -> dict[str, Any]:
-    feeds = result.feeds
-    return {
-        "feeds": [
-            {"feed": item.feed, "domains": item.domains, "by_threat": dict(item.by_threat),
-             "exclusive": item.exclusive}
-            for item in feeds.listings
-        ],
-        "overlaps": [
-            {"feed": item.feed, "other": item.other, "common": item.common, "jaccard": item.jaccard,
-             "feed_share": item.feed_share, "other_share": item.other_share}
-            for item in feeds.overlaps
-        ],
-        "first_listings": [
-            {"feed": item.feed, "races": item.races, "listed_first": item.listed_first,
-             "shared_first": item.shared_first, "median_lag_hours": item.median_lag_hours}
-            for item in feeds.first_listings
-        ],
-        "churn": [
-            {"feed": item.feed, "month": item.month.strftime("%Y-%m"), "listed": item.listed,
-             "added": item.added, "returned": item.returned, "removed": item.removed,
-             "median_persistence_days": item.median_persistence_days}
-            for item in feeds.churn
-        ],
-    }  # fmt: skip
 
 
 def _days(value: float | None) -> str:
