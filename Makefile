@@ -6,8 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian tools as command:package (a package with no command, as Knot's dnstap module, counts once installed);
-# the tests use all of them (knotd with its dnstap module and dnsperf drive `dnsvigil watch`), the benchmark too.
-TEST_TOOLS := tshark:tshark chromium:chromium knotd:knot mod-dnstap:knot-module-dnstap dnsperf:dnsperf
+# the tests use all of them (knotd with its dnstap module and dnsperf drive `dnsvigil watch`; a CJK font so that
+# the Chinese dashboard screenshots show text, not empty boxes), the benchmark too.
+TEST_TOOLS := tshark:tshark chromium:chromium knotd:knot mod-dnstap:knot-module-dnstap dnsperf:dnsperf \
+  cjk-font:fonts-wqy-microhei
 BENCH_TOOLS := $(TEST_TOOLS)
 DEMO_OUT ?= demo-out
 
