@@ -5,6 +5,7 @@ Each parser raises `ValueError` with a reason code as its message, which the rea
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from datetime import UTC, date, datetime, time
@@ -57,6 +58,7 @@ def parse_time(text: str) -> datetime | None:
     return moment.astimezone(UTC)
 
 
+@functools.cache
 def start_of(day: date) -> datetime:
     """Midnight UTC of `day`."""
     return datetime.combine(day, time(), tzinfo=UTC)
@@ -101,4 +103,10 @@ def rdap_status(text: str) -> str:
 
 def split_statuses(text: str) -> list[str]:
     """Statuses of a CSV field, separated by `|`, `;` or `,`, each in RDAP's form."""
-    return [rdap_status(part) for part in _STATUS_SEPARATORS.split(text) if part.strip()]
+    return list(_split_statuses(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _split_statuses(text: str) -> tuple[str, ...]:
+    # A registry's status fields take few distinct values: each is worked out once.
+    return tuple(rdap_status(part) for part in _STATUS_SEPARATORS.split(text) if part.strip())

