@@ -39,7 +39,19 @@ HERE = Path(__file__).resolve().parent
 SCRATCH = HERE / "scratch"
 DNSVIGIL = [sys.executable, "-m", "dnsvigil"]
 USER = "web-bench"
-PAGES = ("/", "/traffic", "/abuse", "/findings", "/dga", "/search?q=192.0.2.172", "/login")
+DOMAIN = "lndirxqxbeg.com"
+"""A domain of the demo's findings (a DGA domain its infected clients resolve): every section of a domain
+search has something to look at."""
+PAGES = (
+    "/",
+    "/traffic",
+    "/abuse",
+    "/findings",
+    "/dga",
+    "/search?q=192.0.2.172",
+    f"/search?q={DOMAIN}",
+    "/login",
+)
 NAMES = ["wikipedia.org", "qxvzkjhtrwpl.com", "mail.example.com", "kjdhfgqwoeiruty.net"] * 5
 
 
@@ -61,6 +73,7 @@ MIX = (
     Route("abuse rates", "GET", "/api/v1/abuse/rates?period_kind=month&limit=100", False),
     Route("findings page", "GET", "/api/v1/findings?limit=50", True),
     Route("search (IP)", "GET", "/api/v1/search?q=192.0.2.172", True),
+    Route("search (domain)", "GET", f"/api/v1/search?q={DOMAIN}", True),
     Route("DGA scores (20 names)", "POST", "/api/v1/dga/scores", True, {"names": NAMES}),
 )
 
@@ -215,6 +228,7 @@ def _machine() -> list[str]:
 
 def _report(
     tables: dict[str, int],
+    files: int,
     pages: list[tuple[str, str, float, float]],
     tallies: dict[str, Tally],
     elapsed: float,
@@ -226,7 +240,7 @@ def _report(
         "",
         "Made by `benchmarks/web.py` against `dnsvigil serve` on loopback over the demo warehouse (`dnsvigil",
         f"demo`: {tables['dns_messages']:,} DNS messages, {tables['findings']:,} findings,"
-        f" {tables['abuse_rates']:,} abuse rates).",
+        f" {tables['abuse_rates']:,} abuse rates; {files:,} Parquet files).",
         "",
         *machine,
         "",
@@ -270,11 +284,14 @@ def main() -> None:
         parser.error("--seconds must be 1..600 and --clients 1..256")
     home = _warehouse(args.home)
     machine = _machine()
+    files = sum(
+        table["files"] for table in json.loads(_cli("info", "--home", str(home), "--json"))["tables"].values()
+    )
     with _user(home) as token, _server(home) as base:
         tables = httpx.get(f"{base}/api/v1/").json()["tables"]
         pages = _time_pages(base, token, args.page_rounds)
         tallies, elapsed = asyncio.run(_load(base, token, args.clients, args.seconds))
-    report = _report(tables, pages, tallies, elapsed, args, machine)
+    report = _report(tables, files, pages, tallies, elapsed, args, machine)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report, encoding="utf-8")
     print(report)

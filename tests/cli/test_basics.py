@@ -19,6 +19,7 @@ COMMANDS = [
     ["traffic", "rssac002"],
     ["demo"],
     ["info"],
+    ["compact"],
 ]
 
 

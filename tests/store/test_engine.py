@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,35 @@ def test_syntax_errors_are_query_errors(home: Path) -> None:
     engine = DuckDBEngine(Warehouse.open(home, create=True))
     with pytest.raises(QueryError, match="parse"):
         engine.read_only_query("SELEC nonsense")
+
+
+def test_threads_sharing_an_engine_each_get_their_own_answer(home: Path) -> None:
+    warehouse = Warehouse.open(home, create=True)
+    for day in range(4):
+        with warehouse.begin("findings") as write:
+            write.write(_findings_rows(10 * (day + 1), start=1000 * (day + 1)), f"2023-11-1{day}")
+            write.commit(f"day{day}", "test")
+    engine = DuckDBEngine(warehouse)
+    sql = "SELECT count(*) AS n, min(finding_id) AS first FROM findings WHERE finding_id LIKE ?"
+    prefixes = [f"id{day + 1}%" for day in range(4)] * 16
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda prefix: engine.arrow(sql, [prefix]).to_pylist(), prefixes))
+    alone = {prefix: engine.arrow(sql, [prefix]).to_pylist() for prefix in set(prefixes)}
+    assert answers == [alone[prefix] for prefix in prefixes]
+    assert alone["id4%"] == [{"n": 40, "first": "id4000"}]
+    engine.close()
+
+
+def test_every_query_runs_in_utc_whatever_the_machine_zone(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        engine = DuckDBEngine(Warehouse.open(home, create=True))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    sql = "SELECT strftime(TIMESTAMPTZ '2023-11-14 22:13:20+00', '%H') AS hour"
+    assert engine.arrow(sql).to_pylist() == [{"hour": "22"}]
+    engine.close()

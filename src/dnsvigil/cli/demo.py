@@ -33,6 +33,7 @@ def demo(
     and writes OUT/report.html, which opens with no network. Then it writes six months of a registration
     world under OUT/registration (zone files, registration data, RDAP, registry reports, five abuse feeds;
     the truth apart in OUT/registration/truth), ingests them and runs the registration-abuse analyses.
+    Last, it compacts the warehouse (`dnsvigil compact`), ready for `dnsvigil serve`.
 
     Example: `dnsvigil demo --seed 7 --out demo-out`, then open demo-out/report.html.
     """
@@ -53,6 +54,8 @@ def demo(
     infected = [finding for finding in run.dga.findings if finding.code == "DGA.INFECTED_CLIENT"]
     live = [finding for finding in run.dga.findings if finding.code == "DGA.DOMAIN"]
     controllers = [finding for finding in live if finding.evidence["infected_clients"]]
+    files_before = sum(table.files_before for table in run.compaction)
+    files_after = sum(table.files_after for table in run.compaction)
     result = {
         "report": str(run.report),
         "warehouse": str(run.warehouse),
@@ -81,6 +84,7 @@ def demo(
             }
             for finding in run.abuse.findings
         ],
+        "warehouse_files": {"before_compaction": files_before, "after_compaction": files_after},
         "seconds": round(time.perf_counter() - started, 2),
     }
     if as_json:
@@ -108,7 +112,7 @@ def demo(
         f"  abuse:     {run.abuse.window.to_text()}: {len(run.abuse.findings)} finding(s), of them "
         f"{len(shifts)} shift(s) of abusers between registrars or TLDs ({', '.join(shifts)}); "
         f"truth in {run.registration.truth}\n"
-        f"  warehouse: {run.warehouse}\n"
+        f"  warehouse: {run.warehouse} ({files_after:,} files, compacted from {files_before:,})\n"
         f"  explore:   dnsvigil query --home {run.warehouse} "
         '"SELECT code, subject, evidence FROM findings"',
         highlight=False,

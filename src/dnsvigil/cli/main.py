@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from dnsvigil import __version__
-from dnsvigil.cli import abuse, demo, dga, info, ingest, query, serve, traffic, users, watch
+from dnsvigil.cli import abuse, compact, demo, dga, info, ingest, query, serve, traffic, users, watch
 from dnsvigil.cli.context import Common, HomeOption, QuietOption, stderr
 from dnsvigil.errors import DnsvigilError
 
@@ -41,6 +41,7 @@ app.add_typer(watch.app, name="watch")
 app.command("query")(query.query)
 app.command("demo")(demo.demo)
 app.command("info")(info.info)
+app.command("compact")(compact.compact)
 app.command("serve")(serve.serve)
 
 

@@ -5,15 +5,16 @@ service, the DGA detector runs over the resolver's clients and the traffic detec
 (a third one, of a hosting provider's server, holds planted attacks) and store their findings, and the
 report shows all of it. Then six months of a registration world (zone files, registration data,
 registry reports, abuse feeds) go through the registration ingest commands' plans and the
-registration-abuse analyses. The truth of the generated worlds is returned (or written) beside the results
-so that tests (and curious users) can compare what was found with what was there.
+registration-abuse analyses; last, the warehouse is compacted, as the web app will serve it. The truth of
+the generated worlds is returned (or written) beside the results so that tests (and curious users) can
+compare what was found with what was there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from dnsvigil.abuse.analyze import AbuseAnalysis, AbuseSettings, analyze_and_store
@@ -37,6 +38,7 @@ from dnsvigil.ingest.registration_plans import (
 )
 from dnsvigil.ingest.table_ingest import TableIngestSummary
 from dnsvigil.report.traffic_report import write_traffic_report
+from dnsvigil.store.compaction import TableCompaction
 from dnsvigil.store.engine import DuckDBEngine
 from dnsvigil.store.warehouse import Warehouse
 from dnsvigil.traffic import detect as traffic_detect
@@ -62,6 +64,7 @@ class DemoRun:
     truth: DemoTruth
     registration: RegistrationFiles
     abuse: AbuseAnalysis
+    compaction: tuple[TableCompaction, ...]
 
 
 def run_demo(
@@ -114,9 +117,10 @@ def run_demo(
     on_step("ingesting them")
     ingest_registration_files(warehouse, registration)
     on_step("analysing registration abuse")
-    abuse = analyze_and_store(
-        warehouse, AbuseSettings.from_settings(), dga_score=model_dga_scorer(model)
-    )
+    abuse = analyze_and_store(warehouse, AbuseSettings.from_settings(), dga_score=model_dga_scorer(model))
+    on_step("compacting the warehouse")
+    # Nothing else reads this new warehouse yet: the files compaction replaces can go at once.
+    compaction = warehouse.compact(keep_replaced=timedelta(0))
     report = write_traffic_report(
         overview,
         out / "report.html",
@@ -135,6 +139,7 @@ def run_demo(
         truth=truth,
         registration=registration,
         abuse=abuse,
+        compaction=tuple(compaction),
     )
 
 

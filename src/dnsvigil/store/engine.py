@@ -2,7 +2,8 @@
 
 Analyzers talk to an engine only through `arrow(sql, params)` (see `store.sql.SqlRunner`), so the same
 queries can later run on a distributed engine. User SQL goes through `read_only_query`, which accepts
-only statements that read.
+only statements that read. Each query runs on a DuckDB cursor of its own, so threads can share one engine
+and their queries run side by side (the web app's requests do).
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ def _quoted(text: str) -> str:
 
 
 class DuckDBEngine:
-    """An in-memory DuckDB connection with one view per warehouse table."""
+    """An in-memory DuckDB database with one view per warehouse table; safe to share between threads."""
 
     def __init__(self, warehouse: Warehouse, *, threads: int | None = None) -> None:
         self.warehouse = warehouse
         self.connection = duckdb.connect(":memory:")
-        self.connection.execute("SET TimeZone = 'UTC'")
+        # Global, not per session: every query runs on a cursor, a session of its own. A file's footer is
+        # cached once read: committed files never change under their names.
+        self.connection.execute("SET GLOBAL TimeZone = 'UTC'")
+        self.connection.execute("SET GLOBAL parquet_metadata_cache = true")
         if threads:
             self.connection.execute(f"SET threads = {int(threads)}")
         for name, table in TABLES.items():
@@ -36,7 +40,10 @@ class DuckDBEngine:
                 listing = ", ".join(_quoted(path) for path in files)
                 source = f"read_parquet([{listing}])"
             else:
-                self.connection.register(f"_empty_{name}", table.schema.empty_table())
+                # A table, not the registered Arrow table itself: registrations are seen by one session only.
+                self.connection.register("_schema", table.schema.empty_table())
+                self.connection.execute(f"CREATE TABLE _empty_{name} AS SELECT * FROM _schema")
+                self.connection.unregister("_schema")
                 source = f"_empty_{name}"
             latest = ""
             if table.latest_by is not None:
@@ -46,11 +53,12 @@ class DuckDBEngine:
 
     def arrow(self, sql: str, params: list[object] | None = None) -> pa.Table:
         """Run trusted SQL (an analyzer's) and return the result as an Arrow table."""
-        try:
-            relation = self.connection.sql(sql, params=params or None)
-            table: pa.Table = relation.to_arrow_table() if relation is not None else pa.table({})
-        except duckdb.Error as error:
-            raise QueryError(f"query failed: {error}") from error
+        with self.connection.cursor() as cursor:
+            try:
+                relation = cursor.sql(sql, params=params or None)
+                table: pa.Table = relation.to_arrow_table() if relation is not None else pa.table({})
+            except duckdb.Error as error:
+                raise QueryError(f"query failed: {error}") from error
         return table
 
     def read_only_query(self, sql: str) -> pa.Table:

@@ -4,6 +4,9 @@ A write stages its files in a private directory, then, holding the catalog lock,
 and rewrites `catalog.json` atomically. The catalog is the commit point: readers see only files it
 lists, so an interrupted ingest leaves nothing visible, and a source already committed is never
 committed twice (re-ingesting the same bytes is a no-op). Concurrent writers serialise on the lock.
+
+Compaction (`Warehouse.compact`) swaps merged files for the small ones they replace in one such commit.
+The replaced files stay on disk a while, listed as retired, for readers that listed them before the swap.
 """
 
 from __future__ import annotations
@@ -14,25 +17,33 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dnsvigil.errors import SchemaVersionError, WarehouseError
+from dnsvigil.errors import SchemaVersionError, UsageError, WarehouseError
+from dnsvigil.store.compaction import Merge, TableCompaction, plan_merges, write_merged
+from dnsvigil.store.parquet import ROWS_PER_FILE, ROWS_PER_GROUP, open_writer, sync_file
 from dnsvigil.store.schema import TABLES, TableSchema
 
 CATALOG_FORMAT = 1
-_ROWS_PER_FILE = 4_000_000
+REPLACED_FILES_KEPT = timedelta(hours=1)
+"""How long compaction keeps the files it replaced: longer than any reader scans a list of files."""
 
 
 @dataclass(frozen=True, slots=True)
 class StoredFile:
-    """One committed Parquet file of a table."""
+    """One committed Parquet file of a table.
+
+    `source_id` is the source whose commit wrote the file; a file compaction merged holds rows of several
+    sources, and is named `compaction:<digest of the files it replaced>`. The sources themselves are
+    recorded apart (`Warehouse.sources`), and compaction never changes them.
+    """
 
     table: str
     path: str
@@ -186,9 +197,111 @@ class Warehouse:
                 "rows": sum(staged.rows for staged in write.staged),
                 "committed_at": datetime.now(UTC).isoformat(timespec="seconds"),
             }
+            expired = _expire_retired(catalog, datetime.now(UTC))
             _write_json_atomically(self._catalog_path, catalog)
+            self._delete(expired)
             marker.unlink()
             return True
+
+    def compact(
+        self,
+        table: str | None = None,
+        *,
+        keep_replaced: timedelta = REPLACED_FILES_KEPT,
+        on_table: Callable[[str], None] = lambda name: None,
+    ) -> list[TableCompaction]:
+        """Rewrite each table's small files of a day as few files; safe while others read or write.
+
+        The rows stay the same; the merged files replace the small ones in one catalog commit, so a reader
+        sees one set or the other, never both or neither. The sources stay as they were, so re-ingesting one
+        is still a no-op. A crash leaves the old files committed and the new ones to the next commit's
+        clean-up. The replaced files are deleted `keep_replaced` later, by a later commit or compaction:
+        readers that listed them before the swap may still be reading them.
+
+        Args:
+            table: the table to compact; every table when None.
+            keep_replaced: how long replaced files stay on disk (zero when nobody reads the warehouse).
+            on_table: told the name of each table before it is compacted.
+
+        Returns:
+            One entry per table, in the order of `store.schema.TABLES`.
+
+        Raises:
+            UsageError: `table` is no table of the warehouse.
+            WarehouseError: a file cannot be read or written; nothing was changed.
+        """
+        if table is not None and table not in TABLES:
+            raise UsageError(f"no table {table!r} in the warehouse; tables: {', '.join(TABLES)}")
+        results = []
+        for name in [table] if table is not None else list(TABLES):
+            on_table(name)
+            files = self.files(name)
+            merges = plan_merges(files)
+            staging = self.home / "staging" / f"{os.getpid()}-compact-{uuid.uuid4().hex[:12]}"
+            try:
+                staged = []
+                for number, merge in enumerate(merges, start=1):
+                    path = staging / f"{staging.name}-{number:05d}.parquet"
+                    write_merged(merge, TABLES[name], self.home, path)
+                    staged.append((merge, path))
+                applied = self._replace(name, staged, keep_replaced)
+            except OSError as error:
+                raise WarehouseError(
+                    f"{self.home}: cannot compact table {name} ({error})",
+                    hint="check free disk space and permissions; the table was left as it was",
+                ) from error
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+            removed = sum(len(merge.paths) - 1 for merge in applied)
+            rows = sum(stored.rows for stored in files)
+            results.append(TableCompaction(name, len(files), len(files) - removed, rows))
+        return results
+
+    def _replace(self, table: str, staged: Sequence[tuple[Merge, Path]], keep: timedelta) -> list[Merge]:
+        """Commit staged merged files in place of the files they merge; return the merges committed (those
+        whose files are all still committed: a concurrent compaction may have merged some first)."""
+        with self._locked():
+            catalog = self._read_catalog()
+            self._remove_orphans(catalog)
+            entry = catalog["tables"][table]
+            listed = {record["path"] for record in entry["files"]}
+            applied = [(merge, path) for merge, path in staged if listed.issuperset(merge.paths)]
+            now = datetime.now(UTC)
+            if not applied and not _has_expired(catalog, now):
+                return []
+            marker = self._commit_marker(os.getpid())
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+            merged: dict[str, dict[str, Any]] = {}
+            for merge, path in applied:
+                final = self.home / "tables" / table / f"day={merge.day}" / path.name
+                final.parent.mkdir(parents=True, exist_ok=True)
+                path.replace(final)
+                merged[merge.paths[0]] = {
+                    "path": str(final.relative_to(self.home)),
+                    "day": merge.day,
+                    "rows": merge.rows,
+                    "source_id": merge.source_id,
+                }
+            # A merged file takes the place of its first file, so the list keeps its commit order.
+            replaced = [path for merge, _ in applied for path in merge.paths]
+            gone = set(replaced) - set(merged)
+            entry["files"] = [
+                merged.get(record["path"], record) for record in entry["files"] if record["path"] not in gone
+            ]
+            deadline = (now + keep).isoformat(timespec="seconds")
+            entry.setdefault("retired", []).extend(
+                {"path": path, "delete_after": deadline} for path in replaced
+            )
+            expired = _expire_retired(catalog, now)
+            _write_json_atomically(self._catalog_path, catalog)
+            self._delete(expired)
+            marker.unlink()
+            return [merge for merge, _ in applied]
+
+    def _delete(self, paths: list[str]) -> None:
+        for path in paths:
+            (self.home / path).unlink(missing_ok=True)
 
     def _commit_marker(self, pid: int) -> Path:
         return self.home / "staging" / f".commit-{pid}"
@@ -206,7 +319,11 @@ class Warehouse:
         ]
         tables_dir = self.home / "tables"
         if crashed and tables_dir.is_dir():
-            listed = {record["path"] for entry in catalog["tables"].values() for record in entry["files"]}
+            listed = {
+                record["path"]
+                for entry in catalog["tables"].values()
+                for record in (*entry["files"], *entry.get("retired", ()))
+            }
             for path in tables_dir.glob("*/day=*/*.parquet"):
                 if str(path.relative_to(self.home)) not in listed:
                     path.unlink(missing_ok=True)
@@ -219,6 +336,30 @@ class Warehouse:
                     shutil.rmtree(stale, ignore_errors=True)
 
 
+def _has_expired(catalog: dict[str, Any], now: datetime) -> bool:
+    return any(
+        datetime.fromisoformat(record["delete_after"]) <= now
+        for entry in catalog["tables"].values()
+        for record in entry.get("retired", ())
+    )
+
+
+def _expire_retired(catalog: dict[str, Any], now: datetime) -> list[str]:
+    """Take the retired files whose time is up out of `catalog`; return their paths, to delete once the
+    catalog is written (a crash in between leaves them to the orphan clean-up)."""
+    expired = []
+    for entry in catalog["tables"].values():
+        kept = []
+        for record in entry.get("retired", ()):
+            if datetime.fromisoformat(record["delete_after"]) <= now:
+                expired.append(record["path"])
+            else:
+                kept.append(record)
+        if "retired" in entry:
+            entry["retired"] = kept
+    return expired
+
+
 def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -227,14 +368,6 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _dictionary_columns(schema: pa.Schema) -> list[str]:
-    """The columns worth dictionary-encoding in Parquet: text. Numbers and flags compress as well without,
-    and dictionary-encoding them costs a quarter of ingest's writing time."""
-    return [
-        field.name for field in schema if pa.types.is_string(field.type) or pa.types.is_dictionary(field.type)
-    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,33 +405,25 @@ class TableWrite:
                 hint="this is a bug in the reader that produced them; please report it",
             )
         current = self._writers.get(day)
-        if current is not None and current[2] >= _ROWS_PER_FILE:
+        if current is not None and current[2] >= ROWS_PER_FILE:
             self._close_writer(day)
             current = None
         if current is None:
             self._staging.mkdir(parents=True, exist_ok=True)
             self._sequence += 1
             path = self._staging / f"{self._staging.name}-{self._sequence:05d}.parquet"
-            writer = pq.ParquetWriter(
-                path,
-                self.table.schema,
-                compression="zstd",
-                compression_level=1,
-                use_dictionary=_dictionary_columns(self.table.schema),
-            )
-            current = (writer, path, 0)
+            current = (open_writer(path, self.table.schema), path, 0)
         writer, path, rows = current
         if isinstance(batch, pa.RecordBatch):
-            writer.write_batch(batch, row_group_size=1 << 20)
+            writer.write_batch(batch, row_group_size=ROWS_PER_GROUP)
         else:
-            writer.write_table(batch, row_group_size=1 << 20)
+            writer.write_table(batch, row_group_size=ROWS_PER_GROUP)
         self._writers[day] = (writer, path, rows + batch.num_rows)
 
     def _close_writer(self, day: str) -> None:
         writer, path, rows = self._writers.pop(day)
         writer.close()
-        with path.open("rb") as handle:
-            os.fsync(handle.fileno())
+        sync_file(path)
         self.staged.append(_StagedFile(path=path, day=day, rows=rows))
 
     def commit(self, source_id: str, origin: str) -> bool:

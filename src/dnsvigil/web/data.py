@@ -1,9 +1,9 @@
 """The web app's read-only view of the warehouse: one DuckDB engine, renewed when the catalog changes.
 
-Requests run on a thread pool, and a DuckDB connection serves one caller at a time, so queries take
-turns on the engine (each query is itself parallel inside DuckDB). An ingest that commits while the
-server runs changes `catalog.json`; the next request sees the new data through a fresh engine, while
-requests already running finish on the one they started with.
+Requests run on a thread pool and share the engine, whose queries each run on a DuckDB cursor of their
+own: concurrent requests query side by side rather than in turn. An ingest (or a compaction) that
+commits while the server runs changes `catalog.json`; the next request sees the new data through a fresh
+engine, while requests already running finish on the one they started with.
 """
 
 from __future__ import annotations
@@ -20,14 +20,12 @@ from dnsvigil.store.warehouse import Warehouse
 class Snapshot:
     """A `SqlRunner` over the warehouse as one request sees it."""
 
-    def __init__(self, engine: DuckDBEngine, lock: threading.Lock) -> None:
+    def __init__(self, engine: DuckDBEngine) -> None:
         self._engine = engine
-        self._lock = lock
 
     def arrow(self, sql: str, params: list[object] | None = None) -> pa.Table:
         """Run trusted, parameterised SQL and return the result as Arrow."""
-        with self._lock:
-            return self._engine.arrow(sql, params)
+        return self._engine.arrow(sql, params)
 
 
 class WarehouseData:
@@ -42,7 +40,7 @@ class WarehouseData:
         self._catalog = home / "catalog.json"
         self._swap = threading.Lock()
         self._stamp = self._catalog_stamp()
-        self._current = Snapshot(DuckDBEngine(self.warehouse), threading.Lock())
+        self._current = Snapshot(DuckDBEngine(self.warehouse))
 
     def _catalog_stamp(self) -> tuple[int, int, int]:
         status = self._catalog.stat()
@@ -54,6 +52,6 @@ class WarehouseData:
         with self._swap:
             if stamp != self._stamp:
                 # The old engine closes when the last request reading it lets go of it.
-                self._current = Snapshot(DuckDBEngine(self.warehouse), threading.Lock())
+                self._current = Snapshot(DuckDBEngine(self.warehouse))
                 self._stamp = stamp
             return self._current
