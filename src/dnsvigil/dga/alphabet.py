@@ -39,6 +39,14 @@ class EncodedLabels:
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
+    @classmethod
+    def concat(cls, *batches: EncodedLabels) -> EncodedLabels:
+        """The labels of all `batches`, in order."""
+        lengths = np.concatenate([np.diff(batch.offsets) for batch in batches])
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return cls(np.concatenate([batch.codes for batch in batches]), offsets)
+
     def select(self, rows: npt.NDArray[np.int64]) -> EncodedLabels:
         """The labels at `rows`, in that order, without decoding and encoding them again."""
         starts, lengths = self.offsets[rows], np.diff(self.offsets)[rows]

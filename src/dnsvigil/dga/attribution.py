@@ -1,10 +1,11 @@
 """Which DGA family generated a name, with a confidence, or `unknown` when no known family fits.
 
-A one-vs-rest logistic model over hashed character 1-4-grams, the public suffix, the label length and the
-standardised dense features: families differ in alphabet, length and the TLDs they register under, so
-the suffix, which the detector ignores on purpose, helps here. Two guards answer `unknown`: a confidence
-below a threshold chosen on validation names, and a label whose dense features lie too far outside the
-ranges the predicted family showed in training (a 30-character label is not `virut`, whose labels have 6).
+A one-vs-rest logistic model over hashed character 1-4-grams, the public suffix, the label length, the
+(suffix, length) pair and the standardised dense features: families differ in alphabet, length and the
+TLDs they register under, so the suffix, which the detector ignores on purpose, helps here. Two guards
+answer `unknown`: a confidence below a threshold chosen on validation names, and a label whose dense
+features lie too far outside the ranges the predicted family showed in training (a 30-character label is
+not `virut`, whose labels have 6).
 """
 
 from __future__ import annotations
@@ -24,9 +25,15 @@ NGRAM_BITS = 14
 ORDERS = (1, 4)
 SUFFIX_BUCKETS = 1024
 LENGTH_BUCKETS = 64
+PAIR_BITS = 11
+# Hashed (suffix, length) pairs: random-letter families differ less in letters than in which lengths
+# they register under which suffixes.
+PAIR_BUCKETS = 1 << PAIR_BITS
 RANGE_QUANTILES = (0.01, 0.99)  # a family's usual range of each feature
 # Half precision halves the largest array of the shipped model; attribution loses nothing measurable.
 STORED_WEIGHT_DTYPE = np.float16
+_DENSE_START = SUFFIX_BUCKETS + LENGTH_BUCKETS + PAIR_BUCKETS  # first dense row of `extra_weights`
+_PAIR_MIX = 2654435761  # Knuth's multiplicative hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +43,8 @@ class FamilyModel:
     Attributes:
         families: the families it can name, in column order.
         ngram_weights: `(2**NGRAM_BITS, k)` weights of hashed n-grams.
-        extra_weights: `(SUFFIX_BUCKETS + LENGTH_BUCKETS + d, k)` weights of suffix bucket, length and the
-            standardised dense features.
+        extra_weights: `(SUFFIX_BUCKETS + LENGTH_BUCKETS + PAIR_BUCKETS + d, k)` weights of suffix bucket,
+            length, (suffix, length) pair bucket and the standardised dense features.
         bias: `(k,)` intercepts.
         dense_mean: `(d,)` means for standardising dense features.
         dense_scale: `(d,)` standard deviations for the same.
@@ -63,7 +70,7 @@ class FamilyModel:
         k, d = len(self.families), len(self.dense_mean)
         shapes = {
             "ngram_weights": (self.ngram_weights.shape, (1 << NGRAM_BITS, k)),
-            "extra_weights": (self.extra_weights.shape, (SUFFIX_BUCKETS + LENGTH_BUCKETS + d, k)),
+            "extra_weights": (self.extra_weights.shape, (_DENSE_START + d, k)),
             "bias": (self.bias.shape, (k,)),
             "dense_scale": (self.dense_scale.shape, (d,)),
             "low": (self.low.shape, (k, d)),
@@ -81,10 +88,12 @@ class FamilyModel:
         """Each family's probability for each label (rows sum to 1)."""
         decision = linear_scores(labels, self.ngram_weights, self.bias, orders=ORDERS)
         lengths = np.minimum(np.diff(labels.offsets), LENGTH_BUCKETS - 1)
-        decision += self.extra_weights[suffix_buckets(suffixes)]
+        buckets = suffix_buckets(suffixes)
+        decision += self.extra_weights[buckets]
         decision += self.extra_weights[SUFFIX_BUCKETS + lengths]
+        decision += self.extra_weights[SUFFIX_BUCKETS + LENGTH_BUCKETS + pair_buckets(buckets, lengths)]
         standard = (dense - self.dense_mean) / self.dense_scale
-        decision += standard.astype(np.float64) @ self.extra_weights[SUFFIX_BUCKETS + LENGTH_BUCKETS :]
+        decision += standard.astype(np.float64) @ self.extra_weights[_DENSE_START:]
         return normalised_sigmoid(decision)
 
     def range_distance(
@@ -115,6 +124,13 @@ def suffix_buckets(suffixes: Sequence[str]) -> npt.NDArray[np.int64]:
     )
 
 
+def pair_buckets(suffix: npt.NDArray[np.int64], length: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """A stable bucket per (suffix bucket, length bucket) pair."""
+    mixed = ((suffix * LENGTH_BUCKETS + length) * _PAIR_MIX) & 0xFFFFFFFF
+    buckets: npt.NDArray[np.int64] = mixed >> (32 - PAIR_BITS)
+    return buckets
+
+
 def normalised_sigmoid(decision: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """One-vs-rest probabilities as scikit-learn gives them: each class's sigmoid, rows scaled to sum 1."""
     probabilities = 1.0 / (1.0 + np.exp(-np.clip(decision, -500, 500)))
@@ -134,19 +150,22 @@ def sparse_design(
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64], npt.NDArray[np.int64], int]:
     """The model's design matrix as CSR parts (data, column indices, row pointers) and its width.
 
-    Columns: n-gram buckets (counts), then one-hot suffix bucket, one-hot length, standardised dense features.
+    Columns: n-gram buckets (counts), then one-hot suffix bucket, one-hot length, one-hot (suffix, length)
+    pair bucket, standardised dense features.
     """
     n, d = dense.shape
     ngram_pointers, ngram_columns = ngram_buckets(labels, orders=ORDERS, bits=NGRAM_BITS)
-    per_row = np.diff(ngram_pointers) + 2 + d
+    per_row = np.diff(ngram_pointers) + 3 + d
     pointers = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(per_row, out=pointers[1:])
-    extra = np.empty((n, 2 + d), dtype=np.int64)
+    extra = np.empty((n, 3 + d), dtype=np.int64)
+    lengths = np.minimum(np.diff(labels.offsets), LENGTH_BUCKETS - 1)
     extra[:, 0] = suffix_buckets(suffixes)
-    extra[:, 1] = SUFFIX_BUCKETS + np.minimum(np.diff(labels.offsets), LENGTH_BUCKETS - 1)
-    extra[:, 2:] = SUFFIX_BUCKETS + LENGTH_BUCKETS + np.arange(d)
-    extra_values = np.ones((n, 2 + d), dtype=np.float32)
-    extra_values[:, 2:] = (dense - mean) / scale
+    extra[:, 1] = SUFFIX_BUCKETS + lengths
+    extra[:, 2] = SUFFIX_BUCKETS + LENGTH_BUCKETS + pair_buckets(extra[:, 0], lengths)
+    extra[:, 3:] = _DENSE_START + np.arange(d)
+    extra_values = np.ones((n, 3 + d), dtype=np.float32)
+    extra_values[:, 3:] = (dense - mean) / scale
     columns = np.empty(int(pointers[-1]), dtype=np.int64)
     values = np.ones(int(pointers[-1]), dtype=np.float32)
     ngram_count = np.diff(ngram_pointers)
@@ -156,7 +175,7 @@ def sparse_design(
     columns[is_ngram] = ngram_columns
     columns[~is_ngram] = (extra + (1 << NGRAM_BITS)).ravel()
     values[~is_ngram] = extra_values.ravel()
-    return values, columns, pointers, (1 << NGRAM_BITS) + SUFFIX_BUCKETS + LENGTH_BUCKETS + d
+    return values, columns, pointers, (1 << NGRAM_BITS) + _DENSE_START + d
 
 
 def _ranges(starts: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

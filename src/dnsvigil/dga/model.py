@@ -29,7 +29,7 @@ from dnsvigil.dga.wordsplit import WordTable, shipped_word_table
 from dnsvigil.errors import InputError
 
 SHIPPED_MODEL = Path(__file__).parent / "model" / "dga_model.npz"
-FORMAT = "dnsvigil-dga-model/1"
+FORMAT = "dnsvigil-dga-model/2"  # 2: (suffix, length) pairs in the family model
 DETECTOR_ORDERS = (1, 5)  # character n-grams of the detector's linear model
 
 

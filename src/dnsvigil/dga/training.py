@@ -5,7 +5,9 @@ families look like character by character (it carries the word identities of wor
 decision value joins the lexical, benign n-gram and word-split features as one input of gradient-boosted
 trees, which learn how to weigh them. Training rows get out-of-fold n-gram scores, so the trees learn how
 far to trust them on names the regression has not seen. Benign rows weigh more than DGA rows because the
-operating point sits at a false-positive rate of 1e-3, far in the benign tail.
+operating point sits at a false-positive rate of 1e-3, far in the benign tail. Random base-36 labels
+(`synthetic`) join the DGA rows at a fraction of a real name's weight, so that shapes of random label no
+collected family happens to use do not pass for benign.
 
 `python -m dnsvigil.dga.training DATA_DIR` regenerates the shipped model (`make model`).
 """
@@ -31,6 +33,7 @@ from dnsvigil.dga.metrics import threshold_at_fpr
 from dnsvigil.dga.model import DETECTOR_ORDERS, SHIPPED_MODEL, Detector, DgaModel, ModelInfo
 from dnsvigil.dga.ngrams import count_ngrams
 from dnsvigil.dga.splits import NameSet, load_name_set, shipped_split
+from dnsvigil.dga.synthetic import random_labels
 from dnsvigil.dga.trees import from_histogram_boosting
 from dnsvigil.dga.wordsplit import shipped_word_table
 
@@ -51,6 +54,8 @@ class TrainingSettings:
         learning_rate: boosting shrinkage.
         max_leaf_nodes: leaves per tree.
         benign_weight: weight of a benign training row relative to a DGA one.
+        synthetic_names: random base-36 labels added to the DGA rows (`synthetic.random_labels`).
+        synthetic_weight: the weight of each of them relative to a real DGA row.
         target_fpr: false-positive rate on benign validation names the threshold is chosen for.
     """
 
@@ -62,6 +67,8 @@ class TrainingSettings:
     learning_rate: float = 0.1
     max_leaf_nodes: int = 31
     benign_weight: float = 10.0
+    synthetic_names: int = 3000
+    synthetic_weight: float = 0.3
     target_fpr: float = 1e-3
 
 
@@ -121,7 +128,9 @@ def fit_detector(
     """Fit the detector (no threshold) on the benign and DGA names of `train`."""
     report = progress or (lambda message: None)
     benign = encode_labels(train.benign.labels.tolist())
-    dga = encode_labels(train.dga.labels.tolist())
+    real = encode_labels(train.dga.labels.tolist())
+    synthetic = random_labels(settings.synthetic_names, rng=np.random.default_rng([seed, 3]))
+    dga = EncodedLabels.concat(real, synthetic)
     words = shipped_word_table()
     ngrams = count_ngrams(benign)
     report(f"features of {len(benign)} benign and {len(dga)} DGA training names")
@@ -142,6 +151,7 @@ def fit_detector(
         random_state=seed,
     )
     sample_weight = np.where(target == 0, settings.benign_weight, 1.0)
+    sample_weight[len(benign) + len(real) :] = settings.synthetic_weight
     boosting.fit(
         np.hstack([dense, out_of_fold[:, None].astype(np.float32)]), target, sample_weight=sample_weight
     )
