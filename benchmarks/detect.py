@@ -5,16 +5,18 @@
    and `dnsvigil traffic detect` run as commands; each detector's window-level precision and recall, with
    Clopper-Pearson intervals, recall by intensity, and false alarms in ordinary windows.
 2. Live mode: Knot DNS driven by dnsperf at full rate on loopback, alone (the rate Knot sustains here) and
-   with mod-dnstap streaming to `dnsvigil watch dnstap` with its detectors on, at full rate and at fixed
-   rates: what dnsperf achieved, what Knot answered, what dnsvigil received, stored and dropped.
+   with mod-dnstap streaming to a null reader (what Knot's own dnstap queue loses here) and to
+   `dnsvigil watch dnstap` with its detectors on, at full rate and at fixed rates: what dnsperf achieved,
+   what Knot answered, what its queue lost, what dnsvigil received, stored and dropped.
 
-The results go to benchmarks/DETECT.md (a full default run) or benchmarks/scratch/DETECT-partial.md.
-See benchmarks/README.md.
+The results go to benchmarks/DETECT.md (a full default run; `--skip-labelled` with the default live
+options replaces only its live section) or benchmarks/scratch/DETECT-partial.md. See benchmarks/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -25,7 +27,7 @@ sys.path.insert(0, str(BENCHMARKS))
 
 from detect_bench.labelled import run_seed  # noqa: E402
 from detect_bench.live import run_live  # noqa: E402
-from detect_bench.report import labelled_section, live_section  # noqa: E402
+from detect_bench.report import labelled_section, live_section, with_live_section  # noqa: E402
 from detect_bench.scoring import score  # noqa: E402
 from ingest_bench.report import machine, versions  # noqa: E402
 
@@ -66,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= options.seeds <= 20 or not 1 <= options.live_seconds <= 120:
         raise SystemExit("choose 1..20 seeds and 1..120 live seconds")
     started = time.perf_counter()
+    host = machine()
+    tools = versions()
+    today = f"{datetime.now(UTC):%Y-%m-%d}"
     lines: list[str] = []
     if not options.skip_labelled:
         runs = []
@@ -73,33 +78,39 @@ def main(argv: list[str] | None = None) -> int:
             print(f"seed {seed}: generating, ingesting, detecting", flush=True)
             runs.append(run_seed(seed, SCRATCH / "detect"))
         lines += labelled_section(runs, score((run.truth, run.findings) for run in runs))
+    live: list[str] = []
     if not options.skip_live:
         rates = tuple(int(rate) for rate in options.live_rates.split(",") if rate.strip())
-        lines += [
-            "",
-            *live_section(
-                run_live(SCRATCH / "detect-live", options.live_seconds, rates), options.live_seconds
-            ),
-        ]
-    full = (
-        options.seeds == DEFAULT_SEEDS
-        and not options.skip_live
-        and not options.skip_labelled
-        and options.live_seconds == DEFAULT_LIVE_SECONDS
+        load = os.getloadavg()
+        when = f"{today} on {host['cpu']}, {host['cores']} cores, dnsvigil {tools.get('dnsvigil', 'unknown')}"
+        live = live_section(
+            run_live(SCRATCH / "detect-live", options.live_seconds, rates),
+            options.live_seconds,
+            when=when,
+            load=load,
+        )
+    default_live = options.live_seconds == DEFAULT_LIVE_SECONDS and options.live_rates == ",".join(
+        str(rate) for rate in DEFAULT_LIVE_RATES
     )
-    target = BENCHMARKS / "DETECT.md" if full else SCRATCH / "DETECT-partial.md"
-    host = machine()
-    tools = versions()
+    results = BENCHMARKS / "DETECT.md"
+    if options.skip_labelled and live and default_live and results.exists():
+        # The live part alone, as committed: the labelled section and the header stay as they were.
+        results.write_text(with_live_section(results.read_text(), live))
+        print(f"live section replaced in {results}")
+        return 0
+    partial = options.skip_live or options.skip_labelled
+    full = options.seeds == DEFAULT_SEEDS and not partial and default_live
+    target = results if full else SCRATCH / "DETECT-partial.md"
     header = [
         "# Traffic detection: precision, recall and live throughput",
         "",
         f"`benchmarks/detect.py` on {host['cpu']}, {host['cores']} cores, {host['memory']}, kernel "
         f"{host['kernel']}, Debian {host['debian']}; dnsvigil {tools.get('dnsvigil', 'unknown')}, "
-        f"{datetime.now(UTC):%Y-%m-%d}; the run took {time.perf_counter() - started:.0f} s.",
+        f"{today}; the run took {time.perf_counter() - started:.0f} s.",
         "",
     ]
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text("\n".join(header + lines) + "\n")
+    target.write_text("\n".join(header + lines + ([""] if lines and live else []) + live) + "\n")
     print(f"results in {target}")
     return 0
 

@@ -1,12 +1,18 @@
 """Live mode's throughput: Knot DNS driven by dnsperf at full rate, with and without dnstap to dnsvigil.
 
-Two bounded runs on loopback, the zone and query mix of the ingest benchmark (`ingest_bench.knot_zone`):
+Bounded runs on loopback, the zone and query mix of the ingest benchmark (`ingest_bench.knot_zone`):
 
 1. baseline: knotd alone, dnsperf at full rate for `seconds`: what Knot sustains here;
-2. live: `dnsvigil watch dnstap --json` (detectors on, default settings) first, then knotd with
-   mod-dnstap logging every query and response to its socket, dnsperf as before; knotd is stopped
-   (it closes its stream with STOP), then the watcher, whose summary says what it received, stored
-   and dropped.
+2. for each rate, twice: knotd with mod-dnstap logging every query and response to a Unix socket read
+   first by `null_reader.py` (reads and counts, nothing else: what Knot's own dnstap queue loses on this
+   machine whatever the reader), then by `dnsvigil watch dnstap --json` (detectors on, default settings);
+   dnsperf as before; knotd is stopped (it closes its stream with STOP), then the reader, whose summary
+   says what it received (and the watcher's what it stored and dropped).
+
+Knot counts nothing it drops from its dnstap queue, so its losses are measured: every answer dnsperf
+counted is one query and one response Knot logged, and what the reader did not receive of those was lost
+before it (in Knot's queue). Each run also records how much CPU processes other than its own used while it
+ran (the machine is shared), from /proc/stat less its children's rusage.
 
 Every process is bounded (dnsperf by -l, the watcher by --max-seconds, every wait by a timeout) and
 stopped in a `finally` block.
@@ -14,11 +20,14 @@ stopped in a `finally` block.
 
 from __future__ import annotations
 
+import os
+import resource
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +40,8 @@ from ingest_bench.knot_zone import knot_config, query_lines, zone_text
 from ingest_bench.processes import child_env, last_json
 
 PORT = 53547
+NULL_READER = Path(__file__).resolve().parent / "null_reader.py"
+WATCHER = "dnsvigil"
 _DNSTAP = """mod-dnstap:
   - id: tap
     sink: "unix:{socket}"
@@ -46,12 +57,21 @@ template:
 
 @dataclass(frozen=True, slots=True)
 class LiveRun:
-    """What one run measured: dnsperf's summary and, with dnstap, the watcher's."""
+    """What one run measured: dnsperf's summary and, with dnstap, the reader's.
 
-    dnstap: bool
+    Attributes:
+        reader: None for Knot alone, `WATCHER` for `dnsvigil watch dnstap`, else "null reader".
+        rate: queries/s asked of dnsperf; 0 for full rate.
+        dnsperf: dnsperf's summary lines, by label.
+        summary: the reader's JSON summary.
+        other_cores: CPU used meanwhile by processes other than this run's, in cores.
+    """
+
+    reader: str | None
     rate: int
     dnsperf: dict[str, str]
-    watcher: dict[str, Any] | None = None
+    summary: dict[str, Any] | None = None
+    other_cores: float = 0.0
 
     @property
     def completed(self) -> int:
@@ -66,6 +86,45 @@ class LiveRun:
     @property
     def run_s(self) -> float:
         return float(self.dnsperf.get("Run time (s)", "0").split()[0])
+
+    @property
+    def expected(self) -> int:
+        """dnstap messages Knot logged at least: a query and a response per answer dnsperf counted."""
+        return 2 * self.completed
+
+    @property
+    def lost_by_knot(self) -> int:
+        """Logged messages the reader never received: dropped by Knot's dnstap queue."""
+        return max(self.expected - int((self.summary or {}).get("received", 0)), 0)
+
+
+class OtherLoad:
+    """CPU used by processes other than this one and its children between `__init__` and `cores`."""
+
+    def __init__(self) -> None:
+        self._started = time.monotonic()
+        self._busy = _busy_seconds()
+        self._ours = _our_seconds()
+
+    def cores(self) -> float:
+        """Average cores the others used; call once every child of the run has been waited for."""
+        wall = time.monotonic() - self._started
+        others = (_busy_seconds() - self._busy) - (_our_seconds() - self._ours)
+        return max(others, 0.0) / wall if wall > 0 else 0.0
+
+
+def _busy_seconds() -> float:
+    with Path("/proc/stat").open() as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _our_seconds() -> float:
+    return sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
+    )
 
 
 @contextmanager
@@ -104,8 +163,8 @@ def _dnsperf(
 
 
 def run_live(workdir: Path, seconds: int, rates: tuple[int, ...], log: Any = print) -> list[LiveRun]:
-    """The baseline run at full rate, then one run with dnstap to `dnsvigil watch dnstap` per rate in
-    `rates` (queries/s; 0 for full rate)."""
+    """The baseline run at full rate, then for each rate in `rates` (queries/s; 0 for full rate) one run
+    with dnstap to the null reader and one to `dnsvigil watch dnstap`."""
     tools = require_tools("knotd", "knotc", "dnsperf")
     workdir = workdir.resolve()  # knotd reads its paths from its run directory
     plan = CapturePlan(port=PORT)
@@ -116,49 +175,66 @@ def run_live(workdir: Path, seconds: int, rates: tuple[int, ...], log: Any = pri
     queries.write_text("\n".join(query_lines(plan, plan.query_lines)) + "\n")
 
     log(f"baseline: knotd on 127.0.0.1@{plan.port}, no dnstap, dnsperf for {seconds} s")
+    load = OtherLoad()
     with _knotd(workdir, plan, tools, None):
-        runs = [LiveRun(False, 0, _dnsperf(tools, plan, queries, seconds, 0))]
-    log(f"  {runs[0].qps:,.0f} queries/s")
+        perf = _dnsperf(tools, plan, queries, seconds, 0)
+    runs = [LiveRun(None, 0, perf, other_cores=load.cores())]
+    log(f"  {runs[0].qps:,.0f} queries/s; other processes used {runs[0].other_cores:.2f} cores")
     for rate in rates:
         pace = f"{rate:,} queries/s" if rate else "full rate"
-        log(f"live at {pace}: dnsvigil watch dnstap, knotd with dnstap")
-        runs.append(_watched(workdir, plan, tools, queries, seconds, rate))
-        log(f"  {runs[-1].qps:,.0f} queries/s; the watcher stored {runs[-1].watcher}")
+        for reader in ("null reader", WATCHER):
+            log(f"live at {pace}: knotd with dnstap to {reader}")
+            runs.append(_watched(workdir, plan, tools, queries, seconds, rate, reader))
+            run = runs[-1]
+            log(
+                f"  {run.qps:,.0f} queries/s; Knot lost {run.lost_by_knot:,} of {run.expected:,}; "
+                f"other processes used {run.other_cores:.2f} cores; the reader said {run.summary}"
+            )
     return runs
 
 
 def _watched(
-    workdir: Path, plan: CapturePlan, tools: dict[str, str], queries: Path, seconds: int, rate: int
+    workdir: Path,
+    plan: CapturePlan,
+    tools: dict[str, str],
+    queries: Path,
+    seconds: int,
+    rate: int,
+    reader: str,
 ) -> LiveRun:
-    """One run with dnstap: the watcher first, then knotd, dnsperf, knotd stopped, the watcher stopped."""
+    """One run with dnstap: the reader first, then knotd, dnsperf, knotd stopped, the reader stopped."""
 
     shutil.rmtree(workdir / "home", ignore_errors=True)
     folder = Path(tempfile.mkdtemp(prefix="dv"))  # a Unix socket path must stay under 108 bytes
     socket = folder / "tap.sock"
     environment = {key: value for key, value in child_env().items() if not key.startswith("DNSVIGIL_")}
-    stderr = (workdir / "watch.stderr").open("wb")
-    watcher = subprocess.Popen(
+    log_path = workdir / "reader.stderr"
+    stderr = log_path.open("wb")
+    command = (
         [sys.executable, "-m", "dnsvigil", "watch", "dnstap", "--socket", str(socket), "--home",
-         str(workdir / "home"), "--json", "--max-seconds", str(seconds + 120)],
-        stdout=subprocess.PIPE, stderr=stderr, env=environment,
+         str(workdir / "home"), "--json", "--max-seconds", str(seconds + 120)]
+        if reader == WATCHER
+        else [sys.executable, str(NULL_READER), str(socket)]
     )  # fmt: skip
+    load = OtherLoad()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, env=environment)
     try:
-        _wait_for(socket.is_socket, 60, "the watcher's socket")
+        _wait_for(socket.is_socket, 60, "the reader's socket")
         with _knotd(workdir, plan, tools, socket):
-            _wait_for(lambda: b"connected" in (workdir / "watch.stderr").read_bytes(), 30, "knotd's dnstap")
+            _wait_for(lambda: b"connected" in log_path.read_bytes(), 30, "knotd's dnstap")
             perf = _dnsperf(tools, plan, queries, seconds, rate)
-        _wait_for(lambda: b"STOP" in (workdir / "watch.stderr").read_bytes(), 60, "knotd's dnstap STOP")
-        watcher.send_signal(signal.SIGTERM)
-        out, _ = watcher.communicate(timeout=300)
+        _wait_for(lambda: b"sent STOP" in log_path.read_bytes(), 60, "knotd's dnstap STOP")
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=300)
     finally:
-        _stop(watcher, signal.SIGKILL, 10)
+        _stop(process, signal.SIGKILL, 10)
         stderr.close()
         shutil.rmtree(folder, ignore_errors=True)
-    return LiveRun(True, rate, perf, last_json(out, "dnsvigil watch dnstap"))
+    return LiveRun(reader, rate, perf, last_json(out, reader), other_cores=load.cores())
 
 
 def kept_up(live: LiveRun) -> bool:
-    """No message dropped or lost by the watcher, and every answer's query and response stored."""
-    summary = live.watcher or {}
-    complete = summary.get("stored", 0) >= 2 * live.completed
+    """The watcher dropped and lost nothing, and stored every message it received."""
+    summary = live.summary or {}
+    complete = summary.get("stored", -1) == summary.get("received", 0)
     return complete and summary.get("dropped", 1) == 0 and summary.get("lost", 1) == 0

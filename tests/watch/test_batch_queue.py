@@ -5,34 +5,40 @@ from __future__ import annotations
 import threading
 import time
 
-import pyarrow as pa
 import pytest
 
 from dnsvigil.errors import UsageError
+from dnsvigil.ingest.dnstap import decode_payloads
+from dnsvigil.ingest.slices import MessageSlices
 from dnsvigil.watch.batch_queue import BatchQueue, DropNotice
+from tests.watch.support import frames
 
 
-def rows(count: int, start: int = 0) -> pa.RecordBatch:
-    return pa.record_batch({"n": pa.array(range(start, start + count), pa.int64())})
+def messages(count: int, start: int = 0) -> MessageSlices:
+    """`count` received queries, numbered by their source port from 1024 + `start`."""
+    return decode_payloads(frames(count, first=start)).slices
+
+
+def ports(piece: MessageSlices | None) -> list[int]:
+    assert piece is not None
+    return [int(port) - 1024 for port in piece.src_port]
 
 
 def test_a_tiny_queue_keeps_what_fits_and_counts_the_rest() -> None:
     queue = BatchQueue(5)
-    assert queue.put(rows(3)) == 3
-    assert queue.put(rows(4, start=3)) == 2  # the first two rows of the batch fit
-    assert queue.put(rows(1, start=7)) == 0
+    assert queue.put(messages(3)) == 3
+    assert queue.put(messages(4, start=3)) == 2  # the first two messages of the piece fit
+    assert queue.put(messages(1, start=7)) == 0
     assert queue.messages == 5
-    first, second = queue.get(0), queue.get(0)
-    assert first is not None and second is not None
-    assert first.column("n").to_pylist() == [0, 1, 2]
-    assert second.column("n").to_pylist() == [3, 4]
+    assert ports(queue.get(0)) == [0, 1, 2]
+    assert ports(queue.get(0)) == [3, 4]
     assert queue.get(0.01) is None and queue.messages == 0
-    assert queue.put(rows(5)) == 5  # room again once taken
+    assert queue.put(messages(5)) == 5  # room again once taken
 
 
 def test_close_wakes_a_waiting_reader_and_refuses_more() -> None:
     queue = BatchQueue(10)
-    queue.put(rows(2))
+    queue.put(messages(2))
     got: list[object] = []
     reader = threading.Thread(target=lambda: got.extend([queue.get(5), queue.get(5)]))
     started = time.monotonic()
@@ -41,8 +47,8 @@ def test_close_wakes_a_waiting_reader_and_refuses_more() -> None:
     queue.close()
     reader.join(5)
     assert time.monotonic() - started < 2  # woken by close, not by the timeout
-    assert isinstance(got[0], pa.RecordBatch) and got[1] is None
-    assert queue.put(rows(1)) == 0 and queue.closed and queue.wait_closed(0)
+    assert isinstance(got[0], MessageSlices) and got[1] is None
+    assert queue.put(messages(1)) == 0 and queue.closed and queue.wait_closed(0)
 
 
 def test_a_queue_must_hold_something() -> None:

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import socket
 import struct
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from dnsvigil.errors import UsageError
-from dnsvigil.watch.dnstap_server import claim_socket_path
+from dnsvigil.ingest.dnstap_stream import DnstapStreamDecoder
+from dnsvigil.store.warehouse import Warehouse
+from dnsvigil.watch.batch_queue import BatchQueue
+from dnsvigil.watch.dnstap_server import DnstapListener, claim_socket_path
+from dnsvigil.watch.watcher import WatchRun
 from tests.ingest import dnstap_builder as b
 from tests.watch.support import (
+    Collected,
     connect,
     dnstap_watcher,
     frames,
@@ -171,3 +178,64 @@ def test_a_control_frame_out_of_turn_closes_the_connection_keeping_what_came_bef
     assert watcher.summary is not None
     assert [(peer.state, peer.errors) for peer in watcher.summary.peers] == [("broken", 1)]
     assert watcher.summary.stored == 6
+
+
+def test_frames_cut_across_reads_and_thousands_in_one_read_are_all_stored(
+    home: Path, socket_path: Path
+) -> None:
+    trickled = b"".join(b.data_frame(payload) for payload in frames(40))
+    burst = b"".join(b.data_frame(payload) for payload in frames(5000, first=40))
+    with dnstap_watcher(home, socket_path) as watcher, connect(socket_path) as sender:
+        sender.sendall(b.control_frame(b.START))
+        for start in range(0, len(trickled), 13):  # pieces of 13 bytes: most frames cut, some twice
+            sender.sendall(trickled[start : start + 13])
+            time.sleep(0.001)
+        sender.sendall(burst)  # many frames per read
+        sender.sendall(b.control_frame(b.STOP))
+        wait_for(lambda: any("sent STOP" in line for line in watcher.events.infos), what="STOP")
+    summary = watcher.summary
+    assert summary is not None
+    assert (summary.received, summary.stored, summary.dropped, summary.malformed) == (5040, 5040, 0, {})
+    first, cut, last = "host0.example.com", "host39.example.com", "host5039.example.com"
+    assert stored_rows(home, f"qname IN ('{first}', '{cut}', '{last}')") == 3
+    assert stored_rows(home, "src_port = 1024 + 17") == 1
+
+
+def listener(home: Path, socket_path: Path, queue: BatchQueue) -> tuple[DnstapListener, Collected]:
+    """A listener that is not listening: the test hands it what a sender's reads gave."""
+    events = Collected()
+    run = WatchRun(
+        Warehouse.open(home, create=True),
+        source="test",
+        settings=settings(),
+        events=events,
+        stop=threading.Event(),
+    )
+    return DnstapListener(socket_path, mode=0o600, run=run, queue=queue), events
+
+
+def test_what_the_queue_cannot_hold_is_dropped_counted_and_told(home: Path, socket_path: Path) -> None:
+    queue = BatchQueue(5)
+    tap, events = listener(home, socket_path, queue)
+    decoder = DnstapStreamDecoder()
+    tap.deliver("peer 1", decoder.feed(b.control_frame(b.START) + b"".join(map(b.data_frame, frames(3)))))
+    tap.deliver("peer 1", decoder.feed(b"".join(b.data_frame(p) for p in frames(4, first=3))))
+    tap.deliver("peer 1", decoder.feed(b.data_frame(frames(1, first=7)[0])))
+    summary = tap.run.stats.summary()
+    assert (summary.received, summary.dropped) == (8, 3)  # 3 fit, then 2 of 4, then none
+    assert queue.messages == 5
+    (warning,) = events.warnings  # the first drop is told at once; the next wait for the interval
+    assert "dropped 2 message(s)" in warning
+
+
+def test_runts_and_frames_without_dns_are_counted_not_received(home: Path, socket_path: Path) -> None:
+    queue = BatchQueue(100)
+    tap, _ = listener(home, socket_path, queue)
+    runt = b.TapMessage(query_message=b"\x00\x01\x00").encode()
+    empty = b.TapMessage().encode()  # a Message without a DNS message
+    stream = b.control_frame(b.START) + b"".join(map(b.data_frame, [*frames(2), runt, empty]))
+    tap.deliver("peer 1", DnstapStreamDecoder().feed(stream))
+    summary = tap.run.stats.summary()
+    assert (summary.received, queue.messages) == (2, 2)
+    assert summary.malformed == {"dns_too_short": 1}
+    assert summary.skipped == {"dnstap_no_dns_message": 1}

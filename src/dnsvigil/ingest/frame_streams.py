@@ -9,7 +9,8 @@ Specification: https://farsightsec.github.io/fstrm/ (the fstrm library's protoco
 
 `split_frames` finds the frames in a buffer; `FrameStreamDecoder` follows a whole stream fed in pieces (a file
 read in chunks, a socket's receives), checks how it begins and what it carries, and keeps the bytes of a frame
-that straddles two pieces.
+that straddles two pieces. Pieces written through `get_buffer` share large arenas: a socket's many small
+receives land one after the other, so a frame cut between two of them is already whole in memory.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ _AT_CONTROL = 1
 _TOO_LONG = 2
 _OUTPUT_FULL = 3
 _SCAN_CAPACITY = 1 << 20
+ARENA_BYTES = 4 << 20
+"""Size of the arrays that successive `get_buffer` pieces share, unless one piece asks for more."""
 
 _Function = TypeVar("_Function", bound=Callable[..., Any])
 # A private numba option, absent from its type stubs; numba rejects unknown options at import time.
@@ -290,7 +293,12 @@ class FrameStreamDecoder:
         self._max_frame_bytes = max_frame_bytes
         self._pending: npt.NDArray[np.uint8] = np.zeros(0, np.uint8)
         self._pending_at = 0  # stream position of self._pending[0]
-        self._next_buffer: npt.NDArray[np.uint8] | None = None
+        # Pieces written through get_buffer go one after the other into the arena; bytes before
+        # `_arena_used` were handed out (frames point into them) and are never written again.
+        self._arena: npt.NDArray[np.uint8] = np.zeros(0, np.uint8)
+        self._arena_used = 0
+        self._pending_in_arena = False  # self._pending is arena[_arena_used - len(_pending):_arena_used]
+        self._granted = -1  # bytes the last get_buffer offered, -1 once used
         self._started = False
         self._broken = False
         self._closed = False
@@ -319,15 +327,22 @@ class FrameStreamDecoder:
         return max(frame_bytes - len(pending), 1)
 
     def get_buffer(self, size: int) -> npt.NDArray[np.uint8]:
-        """A fresh writable array for the next `size` bytes of the stream; write them, then `buffer_updated`.
+        """A writable array for the next `size` bytes of the stream; write them, then call `buffer_updated`.
 
-        The incomplete frame left by the last piece already lies in front of it, so no byte is copied twice.
+        It never overlaps bytes handed out before, so frames decoded from earlier pieces stay as they were.
+        It follows the incomplete frame left by the last piece in a shared arena, so no byte is copied
+        twice and a socket's small receives need no allocation each.
         """
+        size = max(size, 0)
         kept = len(self._pending)
-        buffer = np.empty(kept + max(size, 0), np.uint8)
-        buffer[:kept] = self._pending
-        self._next_buffer = buffer
-        return buffer[kept:]
+        contiguous = kept == 0 or self._pending_in_arena
+        if not contiguous or len(self._arena) - self._arena_used < size:
+            arena = np.empty(max(ARENA_BYTES, kept + size), np.uint8)
+            arena[:kept] = self._pending
+            self._arena, self._arena_used = arena, kept
+            self._pending, self._pending_in_arena = arena[:kept], True
+        self._granted = size
+        return self._arena[self._arena_used : self._arena_used + size]
 
     def buffer_updated(self, size: int) -> FramedPiece:
         """Frame the first `size` bytes written into the array of the last `get_buffer` call.
@@ -337,10 +352,12 @@ class FrameStreamDecoder:
                 content type.
             UsageError: no `get_buffer` call came first, or `size` is larger than what it returned.
         """
-        buffer, self._next_buffer = self._next_buffer, None
-        if buffer is None or not 0 <= size <= len(buffer) - len(self._pending):
+        if not 0 <= size <= self._granted:
             raise UsageError(f"{self._where}: buffer_updated({size}) does not follow a get_buffer call")
-        return self._frame(buffer[: len(self._pending) + size], size)
+        self._granted = -1
+        start = self._arena_used - len(self._pending)
+        self._arena_used += size
+        return self._frame(self._arena[start : self._arena_used], size, in_arena=True)
 
     def feed(self, data: bytes | bytearray | memoryview | npt.NDArray[np.uint8]) -> FramedPiece:
         """Frame what `data` completes; bytes are used in place when no frame is waiting, other types copied.
@@ -353,7 +370,7 @@ class FrameStreamDecoder:
         else:
             piece = np.frombuffer(data, np.uint8)
         if not len(self._pending) and isinstance(data, bytes):
-            return self._frame(piece, len(piece))
+            return self._frame(piece, len(piece), in_arena=False)
         self.get_buffer(len(piece))[:] = piece
         return self.buffer_updated(len(piece))
 
@@ -375,7 +392,7 @@ class FrameStreamDecoder:
         self._pending = np.zeros(0, np.uint8)
         return cut
 
-    def _frame(self, buffer: npt.NDArray[np.uint8], fed: int) -> FramedPiece:
+    def _frame(self, buffer: npt.NDArray[np.uint8], fed: int, *, in_arena: bool) -> FramedPiece:
         if self._closed:
             raise UsageError(f"{self._where}: Frame Streams data fed after close")
         if self._broken or fed == 0:
@@ -402,6 +419,7 @@ class FrameStreamDecoder:
         else:
             self._pending = buffer[split.consumed :]
             self._pending_at = buffer_at + split.consumed
+            self._pending_in_arena = in_arena
         return FramedPiece(
             buffer=buffer,
             data_offset=split.data_offset,

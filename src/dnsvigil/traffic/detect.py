@@ -84,16 +84,26 @@ def _described(window: TimeWindow) -> str:
 
 
 def detect_and_store(
-    warehouse: Warehouse, detectors: Sequence[TrafficDetector], window: TimeWindow
+    warehouse: Warehouse,
+    detectors: Sequence[TrafficDetector],
+    window: TimeWindow,
+    *,
+    threads: int | None = None,
 ) -> DetectionRun:
     """Run `detectors` over the messages stored in `window`; commit each detector's findings.
 
     Storing is idempotent: the same findings from the same data are not stored twice.
 
+    Args:
+        warehouse: where the messages are read and the findings stored.
+        detectors: the detectors to run.
+        window: the span of stored traffic they read.
+        threads: DuckDB threads for the run; every core when None (live mode leaves some to receiving).
+
     Raises:
         NothingReadError: no message is stored in `window`.
     """
-    engine = DuckDBEngine(warehouse)
+    engine = DuckDBEngine(warehouse, threads=threads)
     try:
         messages = count_messages(engine, window)
         if not messages:

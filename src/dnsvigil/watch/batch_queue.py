@@ -1,9 +1,10 @@
 """The bounded queue between receiving and storing, and the rate-limited word that input is being dropped.
 
 A live sender does not wait for us: a name server's dnstap output drops what its own queue cannot hold.
-So the receiver never blocks either. Decoded messages wait here, bounded by their number (not by how many
-pieces they came in), and what does not fit is dropped at once and counted, so memory stays bounded
-however far input outruns storing, and the user hears how much was lost.
+So the receiver never blocks either, nor decodes more than the dnstap layer: received messages wait here as
+slices of the receive buffers, bounded by their number (not by how many pieces they came in), and what does
+not fit is dropped at once and counted, so memory stays bounded however far input outruns storing, and the
+user hears how much was lost.
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ import threading
 import time
 from collections import deque
 
-import pyarrow as pa
-
 from dnsvigil.errors import UsageError
+from dnsvigil.ingest.slices import MessageSlices
+from dnsvigil.watch.undecoded import first_messages
 
 
 class BatchQueue:
-    """Record batches of DNS messages waiting to be stored, at most `max_messages` rows in all.
+    """DNS messages waiting to be decoded and stored, at most `max_messages` in all.
 
-    `put` never blocks: it keeps what fits and says how many rows it kept. `get` waits for a batch.
+    `put` never blocks: it keeps what fits and says how many messages it kept. `get` waits for a piece.
     After `close`, `put` keeps nothing and `get` returns what is left, then None at once.
 
     Raises:
@@ -31,14 +32,14 @@ class BatchQueue:
         if max_messages < 1:
             raise UsageError(f"the queue must hold at least one message, got {max_messages}")
         self._max_messages = max_messages
-        self._batches: deque[pa.RecordBatch] = deque()
+        self._pieces: deque[MessageSlices] = deque()
         self._messages = 0
         self._closed = False
         self._changed = threading.Condition()
 
     @property
     def messages(self) -> int:
-        """Rows waiting."""
+        """Messages waiting."""
         with self._changed:
             return self._messages
 
@@ -47,34 +48,34 @@ class BatchQueue:
         with self._changed:
             return self._closed
 
-    def put(self, batch: pa.RecordBatch) -> int:
-        """Queue the rows of `batch` that fit; return how many (the caller counts the rest dropped)."""
+    def put(self, piece: MessageSlices) -> int:
+        """Queue the messages of `piece` that fit; return how many (the caller counts the rest dropped)."""
         with self._changed:
             if self._closed:
                 return 0
-            kept = min(int(batch.num_rows), self._max_messages - self._messages)
+            kept = min(len(piece), self._max_messages - self._messages)
             if kept <= 0:
                 return 0
-            self._batches.append(batch if kept == batch.num_rows else batch.slice(0, kept))
+            self._pieces.append(first_messages(piece, kept))
             self._messages += kept
             self._changed.notify()
             return kept
 
-    def get(self, timeout: float) -> pa.RecordBatch | None:
-        """The oldest batch, waiting up to `timeout` seconds; None when none came or the queue is closed
+    def get(self, timeout: float) -> MessageSlices | None:
+        """The oldest piece, waiting up to `timeout` seconds; None when none came or the queue is closed
         and empty."""
         deadline = time.monotonic() + max(timeout, 0.0)
         with self._changed:
-            while not self._batches and not self._closed:
+            while not self._pieces and not self._closed:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None
                 self._changed.wait(left)
-            if not self._batches:
+            if not self._pieces:
                 return None
-            batch = self._batches.popleft()
-            self._messages -= batch.num_rows
-            return batch
+            piece = self._pieces.popleft()
+            self._messages -= len(piece)
+            return piece
 
     def wait_closed(self, timeout: float) -> bool:
         """Wait up to `timeout` seconds for `close`; true when closed."""
@@ -82,7 +83,7 @@ class BatchQueue:
             return self._changed.wait_for(lambda: self._closed, timeout=max(timeout, 0.0))
 
     def close(self) -> None:
-        """Take no more rows; wake whoever waits."""
+        """Take no more messages; wake whoever waits."""
         with self._changed:
             self._closed = True
             self._changed.notify_all()

@@ -2,8 +2,11 @@
 
 Each connection gets its own stream decoder (`DnstapStreamDecoder`, fed without copies through asyncio's
 BufferedProtocol) and protocol state (`FrameSession`): READY is answered with ACCEPT, STOP with FINISH.
-Decoded messages go to the bounded queue at once; what does not fit is dropped and counted. A sender that
-breaks the framing, or leaves in the middle of a frame, is told about and counted; the others go on.
+Receiving does no more than it must, so that it drains the socket faster than a name server fills it:
+large reads, the framing and the dnstap layer (compiled, without the GIL), then the DNS messages go to the
+bounded queue undecoded, as slices of the receive buffers; what does not fit is dropped and counted. The
+storing thread decodes them in batches. A sender that breaks the framing, or leaves in the middle of a
+frame, is told about and counted; the others go on.
 """
 
 from __future__ import annotations
@@ -17,16 +20,16 @@ import time
 from pathlib import Path
 
 from dnsvigil.errors import InputError, UsageError
-from dnsvigil.ingest.dns_wire import decode_messages
 from dnsvigil.ingest.dnstap import CONTENT_TYPE
 from dnsvigil.ingest.dnstap_stream import DnstapStreamDecoder, StreamChunk
 from dnsvigil.ingest.reasons import Reason, counts_to_dict
 from dnsvigil.watch.batch_queue import BatchQueue, DropNotice
 from dnsvigil.watch.frame_session import FrameSession, SessionState
+from dnsvigil.watch.undecoded import first_messages, without_runts
 from dnsvigil.watch.watcher import WatchRun
 
 RECEIVE_BYTES = 256 << 10
-"""Bytes asked of the socket per receive: many frames per decoder call at high rates."""
+"""Bytes asked of the socket per receive: more than its buffer holds, so one read drains it."""
 DROP_NOTICE_SECONDS = 10.0
 
 
@@ -69,7 +72,7 @@ class DnstapListener:
         path: the socket's path; a stale socket there is replaced.
         mode: permission bits of the socket (a sender needs write permission to connect).
         run: the watch run (counts, events, stop conditions).
-        queue: where decoded messages go.
+        queue: where received messages go, to be decoded and stored.
     """
 
     def __init__(self, path: Path, *, mode: int, run: WatchRun, queue: BatchQueue) -> None:
@@ -131,25 +134,27 @@ class DnstapListener:
         return peer
 
     def deliver(self, peer: str, chunk: StreamChunk) -> None:
-        """Decode and queue the messages `peer` sent in `chunk`; count what is dropped and what is not DNS."""
-        slices = chunk.batch.slices
+        """Queue the messages `peer` sent in `chunk`; count what is dropped and what is not DNS."""
         counts = chunk.batch.counts
+        slices = without_runts(chunk.batch.slices, counts)
         if len(slices):
-            rows = decode_messages(slices, counts, self._origin)
             limit = self.run.settings.max_messages
             if limit is not None:
-                rows = rows.slice(0, max(limit - self.run.stats.total("received"), 0))
-            kept = self._queue.put(rows)
-            self.run.stats.add(received=rows.num_rows, dropped=rows.num_rows - kept)
-            self.run.stats.peer_received(peer, messages=rows.num_rows, size=chunk.batch.bytes_read)
-            if notice := self._drops.add(rows.num_rows - kept, time.monotonic()):
+                slices = first_messages(slices, limit - self.run.stats.total("received"))
+            received = len(slices)
+            kept = self._queue.put(slices)
+            self.run.stats.add(received=received, dropped=received - kept)
+            self.run.stats.peer_received(peer, messages=received, size=chunk.batch.bytes_read)
+            if notice := self._drops.add(received - kept, time.monotonic()):
                 self.run.events.warning(notice)
             self.run.should_stop(self.run.stats.total("received"))
         else:
             self.run.stats.peer_received(peer, messages=0, size=chunk.batch.bytes_read)
-        self.run.stats.add_reasons(
-            malformed=counts_to_dict(counts, malformed=True), skipped=counts_to_dict(counts, malformed=False)
-        )
+        if counts.any():
+            self.run.stats.add_reasons(
+                malformed=counts_to_dict(counts, malformed=True),
+                skipped=counts_to_dict(counts, malformed=False),
+            )
 
     def forget(self, peer: _Peer) -> None:
         """A connection ended."""

@@ -1,9 +1,9 @@
 """`watch_dnstap`: listen for dnstap senders, store what they send, judge it, until told to stop.
 
-The calling thread runs the asyncio loop that receives; a second thread stores and detects
-(`MessageProcessor`). Stopping (a signal, `max_seconds`, `max_messages`) closes the socket and every
-connection first, then lets the storing thread store what was received, run the detectors a last time
-and end; the summary comes after.
+The calling thread runs the asyncio loop that receives; a second thread decodes and stores
+(`MessageProcessor`), and a third runs the detectors after storing (`DetectionRunner`). Stopping (a
+signal, `max_seconds`, `max_messages`) closes the socket and every connection first, then lets the
+storing thread store what was received and the detectors run a last time; the summary comes after.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ captures judges them as a live one judges live traffic. Findings are stored by `
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
@@ -25,6 +26,9 @@ from dnsvigil.watch.stats import WatchStats
 
 FILES_READ_AT_START = 16
 """Most recent committed files whose footers give the latest message time when a watcher starts."""
+DETECTION_THREADS = max((os.cpu_count() or 2) // 2, 1)
+"""DuckDB threads of a detection run: half the cores. A run on every core, at a busy name server, leaves its
+dnstap writer thread waiting for one, and the server drops what its queue cannot hold meanwhile."""
 
 
 class StoredTimeline:
@@ -132,7 +136,7 @@ class LiveDetection:
             open_since=self._tracker.open_since(latest, self._window_seconds),
         )
         try:
-            run = detect_and_store(self._warehouse, self._detectors, span)
+            run = detect_and_store(self._warehouse, self._detectors, span, threads=DETECTION_THREADS)
         except NothingReadError:
             return []
         except (DnsvigilError, OSError) as error:

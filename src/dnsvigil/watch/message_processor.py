@@ -1,25 +1,32 @@
-"""The storing side of the dnstap watcher: queue -> batches -> warehouse commits -> detectors.
+"""The storing side of the dnstap watcher: queue -> batches -> DNS decoding -> warehouse commits.
 
-One thread takes decoded messages from the queue, gathers them (`Batcher`) and stores each batch as one
-commit. When storing fails (a full disk, a warehouse it cannot write), the batch is kept and tried again
-after a growing wait; meanwhile no more is taken from the queue, so it fills and the receiver drops and
-counts what does not fit: memory stays bounded and nothing is stored twice (a batch's source id is its
-content). When the watcher stops, what is queued is stored; a batch that still cannot be stored after a few
-more tries is counted lost and said so.
+One thread takes received messages from the queue, gathers them (`Batcher`), decodes each batch's DNS
+messages in one call and stores them as one commit; the detectors run after storing in a thread of their
+own (`DetectionRunner`), so storing never waits for them. When storing fails (a full disk, a warehouse it
+cannot write), the batch is kept and tried again after a growing wait; meanwhile no more is taken from the
+queue, so it fills and the receiver drops and counts what does not fit: memory stays bounded and nothing is
+stored twice (a batch's source id is its content). When the watcher stops, what is queued is stored; a
+batch that still cannot be stored after a few more tries is counted lost and said so.
 """
 
 from __future__ import annotations
 
 import errno
-import math
 import time
 from collections.abc import Callable
 
+import pyarrow as pa
+
+from dnsvigil.ingest.dns_wire import decode_messages
 from dnsvigil.ingest.pipeline import split_by_day
+from dnsvigil.ingest.reasons import counts_to_dict, new_counts
+from dnsvigil.ingest.slices import MessageSlices
 from dnsvigil.store.schema import DNS_MESSAGES
 from dnsvigil.store.warehouse import Warehouse
 from dnsvigil.watch.batch_queue import BatchQueue
 from dnsvigil.watch.batcher import Backoff, Batcher, PendingBatch
+from dnsvigil.watch.detection_runner import DetectionRunner
+from dnsvigil.watch.undecoded import join_slices
 from dnsvigil.watch.watcher import WatchRun
 
 TRIES_WHEN_STOPPING = 3
@@ -46,12 +53,12 @@ def describe_os_error(error: OSError) -> str:
 
 
 class MessageProcessor:
-    """Stores what the receiver queues and runs the detectors after storing; `run` is a thread's body.
+    """Decodes and stores what the receiver queues, the detectors running after; `run` is a thread's body.
 
     Args:
         run: the watch run (warehouse, settings, counts, detection, events).
-        queue: what the receiver decoded.
-        origin: where the messages come from, recorded with each commit.
+        queue: what the receiver received.
+        origin: where the messages come from, recorded with each commit and in `source_file`.
         clock: seconds, monotonic; injected by tests.
     """
 
@@ -68,34 +75,38 @@ class MessageProcessor:
         self._origin = origin
         self._clock = clock
         settings = run.settings
-        self._batcher = Batcher(max_messages=settings.batch_messages, max_seconds=settings.batch_seconds)
-        self._detect_every = settings.batch_seconds
+        self._batcher: Batcher[MessageSlices] = Batcher(
+            max_messages=settings.batch_messages, max_seconds=settings.batch_seconds
+        )
+        self._detection = DetectionRunner(
+            run.detection.run, interval=settings.batch_seconds, failed=run.stop.set, clock=clock
+        )
         self._backoff = Backoff()
         self._held: PendingBatch | None = None
         self._retry_at = 0.0
         self._tries_left = TRIES_WHEN_STOPPING
-        self._detected_at = -math.inf
-        self._undetected = False  # rows stored since the detectors last ran
 
     def run(self) -> None:
-        """Store until the queue is closed and drained, then run the detectors a last time."""
-        while not self._step():
-            pass
-        if self._undetected:
-            self._run.detection.run()
+        """Store until the queue is closed and drained, then let the detectors run a last time.
+
+        Raises:
+            BaseException: what a detection run raised, once storing is done.
+        """
+        self._detection.start()
+        try:
+            while not self._step():
+                pass
+        finally:
+            self._detection.finish()
 
     def _step(self) -> bool:
-        """One turn: close a batch, try storing, maybe detect, then wait for input. True when done."""
+        """One turn: close a batch, try storing, then wait for input. True when done."""
         now = self._clock()
         stopping = self._queue.closed
         if self._held is None and (self._batcher.due(now) or (stopping and self._batcher.messages)):
-            self._held = PendingBatch.of(self._batcher.take(), origin=self._origin)
+            self._held = PendingBatch.of(self._decoded(self._batcher.take()), origin=self._origin)
         if self._held is not None and now >= self._retry_at:
             self._store(self._held, now, stopping)
-        if self._undetected and now - self._detected_at >= self._detect_every:
-            self._detected_at = now
-            self._undetected = False
-            self._run.detection.run()
         if stopping and self._held is None and not self._batcher.messages and not self._queue.messages:
             return True
         if stopping and self._held is not None and self._tries_left <= 0:
@@ -103,6 +114,17 @@ class MessageProcessor:
             return True
         self._wait(now, stopping)
         return False
+
+    def _decoded(self, parts: list[MessageSlices]) -> pa.RecordBatch:
+        """The rows of a batch's messages, decoded in one call; damaged ones counted by reason."""
+        counts = new_counts()
+        rows = decode_messages(join_slices(parts), counts, self._origin)
+        if counts.any():
+            self._run.stats.add_reasons(
+                malformed=counts_to_dict(counts, malformed=True),
+                skipped=counts_to_dict(counts, malformed=False),
+            )
+        return rows
 
     def _wait(self, now: float, stopping: bool) -> None:
         if self._held is not None:
@@ -113,12 +135,9 @@ class MessageProcessor:
             else:
                 self._queue.wait_closed(pause)
             return
-        timeout = self._batcher.seconds_left(now)
-        if self._undetected:
-            timeout = min(timeout, max(self._detected_at + self._detect_every - now, 0.0))
-        rows = self._queue.get(timeout)
-        if rows is not None:
-            self._batcher.add(rows, self._clock())
+        piece = self._queue.get(self._batcher.seconds_left(now))
+        if piece is not None:
+            self._batcher.add(piece, self._clock())
 
     def _store(self, batch: PendingBatch, now: float, stopping: bool) -> None:
         count = batch.rows.num_rows
@@ -137,8 +156,8 @@ class MessageProcessor:
             return
         self._held = None
         self._backoff.succeeded()
-        self._undetected = True
         self._run.stats.add(stored=count)
+        self._detection.stored()
 
     def _give_up(self) -> None:
         lost = (self._held.rows.num_rows if self._held else 0) + self._batcher.messages + self._queue.messages
