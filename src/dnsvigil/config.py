@@ -140,9 +140,10 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "watch_batch_messages",
-        "20000",
+        "100000",
         "DNSVIGIL_WATCH_BATCH_MESSAGES",
-        "Most DNS messages `dnsvigil watch` gathers before storing them in the warehouse as one commit.",
+        "Most DNS messages `dnsvigil watch` gathers before storing them in the warehouse as one commit "
+        "(each commit costs a file: fewer, larger ones keep up with a busy server).",
     ),
     Setting(
         "watch_batch_seconds",
@@ -153,7 +154,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "watch_queue_messages",
-        "200000",
+        "400000",
         "DNSVIGIL_WATCH_QUEUE_MESSAGES",
         "DNS messages `dnsvigil watch dnstap` holds between receiving and storing; input beyond it is "
         "dropped and counted.",
