@@ -119,8 +119,10 @@ def _api(site: str, path: str, token: str) -> Any:
     return response.json()
 
 
-@pytest.mark.parametrize("language", ["en", "ar"])
-def test_every_page_in_english_and_arabic(page: Page, world: WebWorld, shoot: Shoot, language: str) -> None:
+@pytest.mark.parametrize("language", ["en", "ar", "zh"])
+def test_every_page_in_english_arabic_and_chinese(
+    page: Page, world: WebWorld, shoot: Shoot, language: str
+) -> None:
     words = Localizer(language)
     _log_in(page, world.analyst_token)
     for path, title in TITLES.items():
