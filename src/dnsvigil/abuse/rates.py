@@ -80,22 +80,34 @@ _TAGGED_BY_TLD = (
 
 
 def _zone(kind: PeriodKind) -> str:
-    # A day has one snapshot of a TLD, whose domains are distinct: counting them needs no DISTINCT (over the
-    # 160 M names of a .com day, the set a DISTINCT builds is the cost of the whole measure).
-    delegated = "count(*)" if kind == "day" else "count(DISTINCT domain)"
+    # Over the 160 M names of a .com day every pass over the domain strings counts, and holding them (a
+    # materialised CTE) more: each use scans the files, the counts read only days and TLDs, the names are read
+    # once, for the listed ones the snapshots hold (a semi-join built on the few listed), and counted distinct
+    # only where a period has several snapshots of a TLD (a single snapshot's names are distinct).
+    period = period_of("day", kind)
     return f"""
-zone AS (SELECT {period_of("day", kind)} AS period_start, tld::VARCHAR AS tld, domain
-  FROM zone_domains WHERE day >= $1::DATE AND day < $2::DATE),
+zone AS NOT MATERIALIZED (
+  SELECT day, tld::VARCHAR AS tld, domain FROM zone_domains WHERE day >= $1::DATE AND day < $2::DATE
+),
+snapshots AS (SELECT {period} AS period_start, tld, count(DISTINCT day) AS days, count(*) AS names
+  FROM zone GROUP BY ALL),
+repeated AS (
+  SELECT {period} AS period_start, tld, count(DISTINCT domain) AS names FROM zone
+  WHERE ({period}, tld) IN (SELECT (period_start, tld) FROM snapshots WHERE days > 1) GROUP BY ALL
+),
+found AS (
+  SELECT DISTINCT {period} AS period_start, tld, domain FROM zone
+  WHERE domain IN (SELECT domain FROM listed)
+),
 missed AS (
-  SELECT l.period_start, l.tld, count(DISTINCT l.domain) AS missed FROM listed l
-  WHERE NOT EXISTS (
-    SELECT 1 FROM zone z WHERE z.period_start = l.period_start AND z.tld = l.tld AND z.domain = l.domain
+  SELECT period_start, tld, count(*) AS missed FROM (
+    SELECT DISTINCT period_start, tld, domain FROM listed EXCEPT SELECT * FROM found
   ) GROUP BY ALL
 ),
 population AS (
-  SELECT z.period_start, z.tld AS entity, z.delegated + coalesce(m.missed, 0) AS population
-  FROM (SELECT period_start, tld, {delegated} AS delegated FROM zone GROUP BY ALL) z
-  LEFT JOIN missed m USING (period_start, tld)
+  SELECT s.period_start, s.tld AS entity,
+    CASE WHEN s.days = 1 THEN s.names ELSE r.names END + coalesce(m.missed, 0) AS population
+  FROM snapshots s LEFT JOIN repeated r USING (period_start, tld) LEFT JOIN missed m USING (period_start, tld)
 ),
 {_TAGGED_BY_TLD}"""
 

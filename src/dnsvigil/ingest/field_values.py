@@ -18,6 +18,11 @@ HOLD_STATUSES = frozenset({"client hold", "server hold"})
 """RDAP statuses (RFC 8056) that take a domain out of the DNS: what a mitigated abusive domain shows."""
 
 
+EARLIEST_TIME = datetime(1678, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2261, 12, 31, 23, 59, 59, tzinfo=UTC)
+"""The times the warehouse's nanosecond timestamps can hold, in whole years."""
+
+
 class SkippedLineError(Exception):
     """A sound line that gives no row on purpose; the message is the reason counted as skipped."""
 
@@ -53,9 +58,10 @@ def parse_time(text: str) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError("bad_time") from None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if not EARLIEST_TIME <= moment <= LATEST_TIME:
+        raise ValueError("time_out_of_range")
+    return moment
 
 
 @functools.cache

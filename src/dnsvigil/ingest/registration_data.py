@@ -18,61 +18,51 @@ from typing import Any
 
 from dnsvigil.ingest.field_values import (
     HOLD_STATUSES,
+    SkippedLineError,
     parse_count,
     parse_time,
     rdap_status,
     registered_domain,
-    split_statuses,
     start_of,
     tld_of,
 )
 from dnsvigil.ingest.pipeline import source_id_of
-from dnsvigil.ingest.table_ingest import LineTally, Record, Rows, Source, batched
-from dnsvigil.ingest.text_lines import csv_fields, numbered_lines
+from dnsvigil.ingest.registration_csv import csv_rows
+from dnsvigil.ingest.table_ingest import LineTally, Record, Rows, Source, batched, tallied
+from dnsvigil.ingest.text_lines import numbered_lines
 from dnsvigil.store.schema import REGISTRATIONS
 
 RDAP_FORMAT = "RDAP domain responses (RFC 9083 JSON), one per line"
-CSV_FORMAT = "CSV lines domain,registrar_iana_id,created,expires,status"
-_CSV_HEADER = ["domain", "registrar_iana_id", "created", "expires", "status"]
 _IANA_ID_TYPE = "iana registrar id"
 
 
 def registration_source(path: Path, *, fmt: str, observed: date) -> Source:
     """The `registrations` source of an RDAP (`fmt` "rdap") or CSV ("csv") file observed on `observed`."""
     day = observed.isoformat()
-    parse = _rdap_record if fmt == "rdap" else _csv_record
 
-    def read(tally: LineTally) -> Iterator[Rows]:
+    def read_rdap(tally: LineTally) -> Iterator[Rows]:
         def records() -> Iterator[tuple[Record | None, int]]:
             for number, text, consumed in numbered_lines(path):
-                yield _parsed(parse, number, text, tally, observed, str(path)), consumed
+                record = tallied(lambda line: _rdap_record(line, observed), number, text, tally)
+                if record is not None:
+                    record["source_file"] = str(path)
+                yield record, consumed
 
         return batched(records(), REGISTRATIONS.schema, day)
 
+    def read_csv(tally: LineTally) -> Iterator[Rows]:
+        return csv_rows(path, tally, observed)
+
     source_id = source_id_of(path, f"registrations-{fmt}:{day}")
-    return Source(path=path, table=REGISTRATIONS.name, source_id=source_id, read=read)
+    return Source(
+        path=path,
+        table=REGISTRATIONS.name,
+        source_id=source_id,
+        read=read_rdap if fmt == "rdap" else read_csv,
+    )
 
 
-def _parsed(
-    parse: Any, number: int, text: str | None, tally: LineTally, observed: date, origin: str
-) -> Record | None:
-    if text is None:
-        tally.bad("not_utf8", number)
-        return None
-    if not text.strip():
-        return None
-    tally.records += 1
-    try:
-        record: Record | None = parse(text, observed, tally, number)
-    except ValueError as error:
-        tally.bad(str(error), number)
-        return None
-    if record is not None:
-        record["source_file"] = origin
-    return record
-
-
-def _rdap_record(text: str, observed: date, tally: LineTally, number: int) -> Record | None:
+def _rdap_record(text: str, observed: date) -> Record:
     try:
         response = json.loads(text)
     except ValueError:
@@ -82,8 +72,7 @@ def _rdap_record(text: str, observed: date, tally: LineTally, number: int) -> Re
     if response.get("objectClassName") != "domain":
         # An RDAP error response (RFC 9083 section 6) is an answer, not damage: the domain was not found.
         if "errorCode" in response:
-            tally.skip("rdap_error_response", number)
-            return None
+            raise SkippedLineError("rdap_error_response")
         raise ValueError("not_a_domain_object")
     name = response.get("ldhName") or response.get("unicodeName")
     if not isinstance(name, str):
@@ -171,35 +160,3 @@ def _nameservers(value: object) -> list[str]:
         if isinstance(name, str) and name.strip():
             names.append(name.strip().rstrip(".").lower())
     return names
-
-
-def _csv_record(text: str, observed: date, tally: LineTally, number: int) -> Record | None:
-    fields = csv_fields(text)
-    if fields is None:
-        raise ValueError("bad_csv")
-    if (
-        fields
-        and fields[0].strip().lower() == "domain"
-        and [f.strip().lower() for f in fields] == _CSV_HEADER
-    ):
-        tally.records -= 1
-        return None
-    if len(fields) != len(_CSV_HEADER):
-        raise ValueError("wrong_field_count")
-    domain = registered_domain(fields[0])
-    statuses = split_statuses(fields[4])
-    return {
-        "observed": start_of(observed),
-        "domain": domain,
-        "tld": tld_of(domain),
-        "registrar_iana_id": parse_count(fields[1], "bad_registrar_id"),
-        "registrar_name": None,
-        "created": parse_time(fields[2]),
-        "expires": parse_time(fields[3]),
-        "updated": None,
-        "status": statuses,
-        "on_hold": any(status in HOLD_STATUSES for status in statuses),
-        "nameservers": [],
-        "abuse_email": None,
-        "source_format": "csv",
-    }

@@ -16,7 +16,8 @@ from dnsvigil.errors import InputError
 from dnsvigil.ingest.abuse_feeds import FeedFormat, feed_source
 from dnsvigil.ingest.pipeline import ProgressCallback
 from dnsvigil.ingest.popularity_lists import POPULARITY_FORMAT, popularity_source
-from dnsvigil.ingest.registration_data import CSV_FORMAT, RDAP_FORMAT, registration_source
+from dnsvigil.ingest.registration_csv import CSV_FORMAT
+from dnsvigil.ingest.registration_data import RDAP_FORMAT, registration_source
 from dnsvigil.ingest.registry_reports import (
     DUM_FORMAT,
     REGISTRARS_FORMAT,

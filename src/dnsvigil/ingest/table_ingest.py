@@ -18,6 +18,7 @@ from typing import Literal
 import pyarrow as pa
 
 from dnsvigil.errors import InputError, NothingReadError
+from dnsvigil.ingest.field_values import SkippedLineError
 from dnsvigil.ingest.pipeline import ProgressCallback, expand_paths
 from dnsvigil.ingest.read_ahead import read_ahead
 from dnsvigil.store.warehouse import Warehouse
@@ -215,6 +216,37 @@ def ingest_sources(
 
 Record = dict[str, object]
 """One row of a table as a reader builds it, column name to value."""
+
+
+def tallied(
+    parse: Callable[[str], Record | None], number: int, text: str | None, tally: LineTally
+) -> Record | None:
+    """The row `parse` makes of line `number`, counting in `tally` what it cannot use.
+
+    `text` None (not UTF-8) and what `parse` raises, `SkippedLineError` (skipped on purpose) or `ValueError`
+    (damaged; the message is the reason), are counted; a blank line is no record, nor a line `parse` returns
+    None for (a header).
+    """
+    if text is None:
+        tally.bad("not_utf8", number)
+        return None
+    if not text.strip():
+        return None
+    try:
+        record = parse(text)
+    except SkippedLineError as skip:
+        tally.records += 1
+        tally.skip(str(skip), number)
+        return None
+    except ValueError as error:
+        tally.records += 1
+        tally.bad(str(error), number)
+        return None
+    if record is not None:
+        tally.records += 1
+    return record
+
+
 _ROWS_PER_BATCH = 1 << 16
 
 

@@ -11,6 +11,7 @@ import csv
 import re
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import zstandard
@@ -32,6 +33,66 @@ def damaged_stream(path: Path, error: BaseException) -> InputError:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class LineBlock:
+    """Whole lines of a source, as bytes: what a reader that works a block at a time is handed.
+
+    Attributes:
+        first_line: the number (from 1) of its first line.
+        data: the lines, each ending in a line feed but perhaps the source's last.
+        consumed: source file bytes read since the previous block.
+    """
+
+    first_line: int
+    data: bytes
+    consumed: int
+
+    def lines(self) -> Iterator[tuple[int, str | None]]:
+        """(line number, the line without its end or None if not UTF-8) for each line."""
+        raws = self.data.split(b"\n")
+        if self.data.endswith(b"\n"):
+            raws.pop()
+        for number, raw in enumerate(raws, self.first_line):
+            try:
+                text: str | None = raw.decode("utf-8").rstrip("\r")
+            except UnicodeDecodeError:
+                text = None
+            yield number, text
+
+    @property
+    def line_count(self) -> int:
+        return self.data.count(b"\n") + (not self.data.endswith(b"\n"))
+
+
+def line_blocks(path: Path, block_bytes: int = _BLOCK_BYTES) -> Iterator[LineBlock]:
+    """The source's lines in blocks of about `block_bytes`, cut at line ends.
+
+    Raises:
+        InputError: the file cannot be opened, or its compressed stream is damaged.
+    """
+    stream, counter = open_source(path)
+    reported = 0
+    number = 1
+    tail = b""
+    try:
+        while True:
+            block = stream.read(block_bytes)
+            data = tail + block
+            cut = data.rfind(b"\n") + 1 if block else len(data)
+            data, tail = data[:cut], data[cut:]
+            if data:
+                lines = LineBlock(number, data, counter.consumed - reported)
+                reported = counter.consumed
+                number += lines.line_count
+                yield lines
+            if not block:
+                return
+    except DAMAGED_STREAM_ERRORS as error:
+        raise damaged_stream(path, error) from error
+    finally:
+        stream.close()
+
+
 def numbered_lines(path: Path) -> Iterator[tuple[int, str | None, int]]:
     """Yield (line number from 1, the line without its end or None if not UTF-8, file bytes consumed
     since the previous report, non-zero once per block read).
@@ -39,32 +100,11 @@ def numbered_lines(path: Path) -> Iterator[tuple[int, str | None, int]]:
     Raises:
         InputError: the file cannot be opened, or its compressed stream is damaged.
     """
-    stream, counter = open_source(path)
-    reported = 0
-    number = 0
-    tail = b""
-    try:
-        while True:
-            block = stream.read(_BLOCK_BYTES)
-            lines = (tail + block).split(b"\n")
-            tail = lines.pop() if block else b""
-            if not block and not lines[-1]:
-                lines.pop()
-            consumed, reported = counter.consumed - reported, counter.consumed
-            for raw in lines:
-                number += 1
-                try:
-                    text: str | None = raw.decode("utf-8").rstrip("\r")
-                except UnicodeDecodeError:
-                    text = None
-                yield number, text, consumed
-                consumed = 0
-            if not block:
-                return
-    except DAMAGED_STREAM_ERRORS as error:
-        raise damaged_stream(path, error) from error
-    finally:
-        stream.close()
+    for block in line_blocks(path):
+        consumed = block.consumed
+        for number, text in block.lines():
+            yield number, text, consumed
+            consumed = 0
 
 
 def csv_fields(text: str) -> list[str] | None:
