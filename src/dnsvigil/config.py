@@ -67,6 +67,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Capture bytes decoded per batch; bounds ingest memory whatever the file size.",
     ),
     Setting(
+        "query_memory_limit",
+        "",
+        "DNSVIGIL_QUERY_MEMORY_LIMIT",
+        "Most memory the query engine (DuckDB) may hold, such as `8GB`; beyond it, it spills to a `.tmp` "
+        "folder in the working directory. Empty: DuckDB's own default, 80 % of the machine's memory.",
+    ),
+    Setting(
         "traffic_window_seconds",
         "60",
         "DNSVIGIL_TRAFFIC_WINDOW_SECONDS",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dnsvigil.errors import QueryError
+from dnsvigil.errors import QueryError, UsageError
 from dnsvigil.store.engine import DuckDBEngine
 from dnsvigil.store.warehouse import Warehouse
 from tests.store.test_warehouse import _findings_rows
@@ -95,3 +95,23 @@ def test_every_query_runs_in_utc_whatever_the_machine_zone(
     sql = "SELECT strftime(TIMESTAMPTZ '2023-11-14 22:13:20+00', '%H') AS hour"
     assert engine.arrow(sql).to_pylist() == [{"hour": "22"}]
     engine.close()
+
+
+def test_the_memory_limit_setting_bounds_duckdb(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    warehouse = Warehouse.open(home, create=True)
+    default = DuckDBEngine(warehouse)
+    unset = default.arrow("SELECT current_setting('memory_limit') AS limit").column("limit")[0].as_py()
+    default.close()
+    monkeypatch.setenv("DNSVIGIL_QUERY_MEMORY_LIMIT", "512MB")
+    engine = DuckDBEngine(warehouse)
+    limit = engine.arrow("SELECT current_setting('memory_limit') AS limit").column("limit")[0].as_py()
+    engine.close()
+    assert limit != unset
+    assert limit.replace(" ", "") in ("488.2MiB", "512.0MB", "512MB")
+
+
+def test_a_memory_limit_that_is_no_size_is_a_usage_error(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DNSVIGIL_QUERY_MEMORY_LIMIT", "lots")
+    with pytest.raises(UsageError, match="DNSVIGIL_QUERY_MEMORY_LIMIT") as raised:
+        DuckDBEngine(Warehouse.open(home, create=True))
+    assert "8GB" in (raised.value.hint or "")

@@ -29,6 +29,7 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 from sklearn.ensemble import HistGradientBoostingClassifier  # type: ignore[import-untyped]
 from sklearn.model_selection import StratifiedKFold, cross_val_predict  # type: ignore[import-untyped]
 
@@ -52,7 +53,8 @@ LURES = (
     "login", "signin", "secure", "verify", "verification", "account", "update", "support", "billing",
     "auth", "wallet", "recover", "unlock", "confirm", "webscr", "invoice", "payment",
 )  # fmt: skip
-_LEET = str.maketrans("013457", "oleast")
+_LEET = tuple(zip("013457", "oleast", strict=True))
+"""Digits that stand for letters in look-alike names (`paypa1`)."""
 FEATURES = (
     "log_age_days", "age_unknown", "log_similar_in_batch", "brand_words", "lure_words", "hyphens", "digits",
     "dga_score", "path_depth", "cms_path", "feeds", "phishing", "malware", "botnet_cc", "log_rank",
@@ -83,12 +85,12 @@ def classify_listed_domains(
     runner: SqlRunner, dga_score: DgaScorer | None, *, computed_at: datetime
 ) -> Verdicts:
     """Decide malicious or compromised for every domain ever listed for a security threat."""
-    rows = runner.arrow(_FEATURE_SQL.format(unranked=UNRANKED)).to_pylist()
-    domains = [row["domain"] for row in rows]
+    rows = runner.arrow(_FEATURE_SQL.format(unranked=UNRANKED))
+    domains = rows.column("domain")
     features = _features(rows, dga_score)
-    labels = np.array([row["label"] for row in rows], dtype=object)
-    labelled = np.array([label is not None for label in labels])
-    truth = np.array([bool(label) for label in labels[labelled]])
+    labels = rows.column("label")
+    labelled = pc.is_valid(labels).to_numpy(False)
+    truth = pc.drop_null(labels).to_numpy(False).astype(bool)
     malicious_labels = int(truth.sum())
     enough = min(malicious_labels, len(truth) - malicious_labels) >= MIN_LABELS_PER_CLASS
     precision = recall = None
@@ -116,8 +118,8 @@ def classify_listed_domains(
             "malicious": probability >= 0.5,
             "malicious_probability": np.round(probability, 6),
             "basis": ["label" if flag else basis for flag in labelled],
-            "age_days": [row["age_days"] for row in rows],
-            "similar_in_batch": [row["similar_in_batch"] for row in rows],
+            "age_days": rows.column("age_days"),
+            "similar_in_batch": rows.column("similar_in_batch"),
         },
         schema=DOMAIN_VERDICTS.schema,
     )
@@ -148,35 +150,45 @@ def _precision_recall(truth: npt.NDArray[np.bool_], predicted: npt.NDArray[np.bo
     return hits / max(int(predicted.sum()), 1), hits / max(int(truth.sum()), 1)
 
 
-def _words(label: str, words: tuple[str, ...]) -> int:
-    plain = label.translate(_LEET)
-    return sum(word in label or word in plain for word in words)
+def _words(labels: pa.Array, words: tuple[str, ...]) -> npt.NDArray[np.float64]:
+    """How many of `words` each label holds, as written or de-leeted."""
+    plain = labels
+    for digit, letter in _LEET:
+        plain = pc.replace_substring(plain, digit, letter)
+    found = np.zeros(len(labels))
+    for word in words:
+        found += pc.or_(pc.match_substring(labels, word), pc.match_substring(plain, word)).to_numpy(False)
+    return found
 
 
-def _features(rows: list[dict[str, object]], dga_score: DgaScorer | None) -> npt.NDArray[np.float64]:
-    labels = [str(row["domain"]).split(".", 1)[0] for row in rows]
-    scores = dga_score([str(row["domain"]) for row in rows]) if dga_score and rows else np.zeros(len(rows))
-    matrix = np.zeros((len(rows), len(FEATURES)), dtype=np.float64)
-    for index, (row, label) in enumerate(zip(rows, labels, strict=True)):
-        age = row["age_days"]
-        matrix[index] = (
-            np.log1p(max(0.0, float(age))) if isinstance(age, float) else 0.0,
-            0.0 if isinstance(age, float) else 1.0,
-            np.log1p(float(row["similar_in_batch"] or 0)),  # type: ignore[arg-type]
-            _words(label, BRANDS),
-            _words(label, LURES),
-            label.count("-"),
-            sum(character.isdigit() for character in label),
-            scores[index],
-            float(row["path_depth"] or 0),  # type: ignore[arg-type]
-            float(bool(row["cms_path"])),
-            float(row["feeds"]),  # type: ignore[arg-type]
-            float(bool(row["phishing"])),
-            float(bool(row["malware"])),
-            float(bool(row["botnet_cc"])),
-            np.log10(float(rank)) if isinstance(rank := row["popularity_rank"], int) else np.nan,
-        )
-    return matrix
+def _numbers(column: pa.ChunkedArray, missing: float = 0.0) -> npt.NDArray[np.float64]:
+    return np.asarray(pc.fill_null(column.cast(pa.float64()), missing).to_numpy(), dtype=np.float64)
+
+
+def _features(rows: pa.Table, dga_score: DgaScorer | None) -> npt.NDArray[np.float64]:
+    domains = rows.column("domain").combine_chunks()
+    labels = pc.struct_field(pc.extract_regex(domains, r"^(?P<label>[^.]*)"), "label")
+    age = rows.column("age_days").cast(pa.float64())
+    ages = _numbers(age)
+    scores = dga_score(domains.to_pylist()) if dga_score and len(domains) else np.zeros(len(domains))
+    return np.column_stack(
+        [
+            np.where(np.isnan(ages), 0.0, np.log1p(np.maximum(ages, 0.0))),
+            pc.is_null(age).to_numpy(False).astype(np.float64),
+            np.log1p(_numbers(rows.column("similar_in_batch"))),
+            _words(labels, BRANDS),
+            _words(labels, LURES),
+            pc.count_substring(labels, "-").to_numpy(False),
+            pc.count_substring_regex(labels, "[0-9]").to_numpy(False),
+            scores,
+            _numbers(rows.column("path_depth")),
+            *(
+                _numbers(rows.column(flag))
+                for flag in ("cms_path", "feeds", "phishing", "malware", "botnet_cc")
+            ),
+            np.log10(_numbers(rows.column("popularity_rank"), np.nan)),
+        ]
+    ).astype(np.float64)
 
 
 _FEATURE_SQL = """

@@ -11,7 +11,8 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from dnsvigil.errors import QueryError
+from dnsvigil.config import find_setting
+from dnsvigil.errors import QueryError, UsageError
 from dnsvigil.store.schema import TABLES
 from dnsvigil.store.warehouse import Warehouse
 
@@ -34,6 +35,7 @@ class DuckDBEngine:
         self.connection.execute("SET GLOBAL parquet_metadata_cache = true")
         if threads:
             self.connection.execute(f"SET threads = {int(threads)}")
+        self._limit_memory(find_setting("query_memory_limit").read())
         for name, table in TABLES.items():
             files = [str(warehouse.home / stored.path) for stored in warehouse.files(name)]
             if files:
@@ -50,6 +52,19 @@ class DuckDBEngine:
                 key, order = table.latest_by
                 latest = f" QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {order} DESC) = 1"
             self.connection.execute(f"CREATE VIEW {name} AS SELECT * FROM {source}{latest}")
+
+    def _limit_memory(self, limit: str) -> None:
+        if not limit.strip():
+            return
+        try:
+            self.connection.execute("SET GLOBAL memory_limit = ?", [limit.strip()])
+        except duckdb.Error as error:
+            self.connection.close()
+            setting = find_setting("query_memory_limit")
+            raise UsageError(
+                f"setting query_memory_limit ({setting.env}): {limit!r} is not a memory size ({error})",
+                hint="write it like 8GB or 512MB",
+            ) from None
 
     def arrow(self, sql: str, params: list[object] | None = None) -> pa.Table:
         """Run trusted SQL (an analyzer's) and return the result as an Arrow table."""
