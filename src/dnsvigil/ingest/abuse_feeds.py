@@ -28,7 +28,7 @@ from dnsvigil.abuse.threats import DBL_CODES, normalise_threat
 from dnsvigil.dga.names import NameParts
 from dnsvigil.ingest.field_values import SkippedLineError, parse_time, registrable_parts
 from dnsvigil.ingest.pipeline import source_id_of
-from dnsvigil.ingest.table_ingest import LineTally, Record, Rows, Source, batched
+from dnsvigil.ingest.table_ingest import LineTally, Record, Rows, Source, batched, tallied
 from dnsvigil.ingest.text_lines import csv_fields, numbered_lines
 from dnsvigil.store.schema import ABUSE_LISTINGS
 
@@ -49,39 +49,20 @@ def feed_source(path: Path, *, fmt: FeedFormat, observed: date) -> Source:
     day = observed.isoformat()
     parse = _PARSERS[fmt]
 
+    def listing(text: str) -> Record | None:
+        return None if text.startswith("#") else parse(text)
+
     def read(tally: LineTally) -> Iterator[Rows]:
         def records() -> Iterator[tuple[Record | None, int]]:
             for number, text, consumed in numbered_lines(path):
-                yield _listing(parse, number, text, tally, observed, str(path)), consumed
+                record = tallied(listing, number, text, tally)
+                if record is not None:
+                    record.update(observed=observed, source_file=str(path))
+                yield record, consumed
 
         return batched(records(), ABUSE_LISTINGS.schema, day)
 
     return Source(path, ABUSE_LISTINGS.name, source_id_of(path, f"feed-{fmt}:{day}"), read)
-
-
-def _listing(
-    parse: _Parser, number: int, text: str | None, tally: LineTally, observed: date, origin: str
-) -> Record | None:
-    if text is None:
-        tally.bad("not_utf8", number)
-        return None
-    if not text.strip() or text.startswith("#"):
-        return None
-    tally.records += 1
-    try:
-        record = parse(text)
-    except SkippedLineError as skip:
-        tally.skip(str(skip), number)
-        return None
-    except ValueError as error:
-        tally.bad(str(error), number)
-        return None
-    if record is None:  # a header line
-        tally.records -= 1
-        return None
-    record["observed"] = observed
-    record["source_file"] = origin
-    return record
 
 
 def _fields(text: str, count: int) -> list[str]:

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-from dnsvigil.ingest.field_values import SkippedLineError, parse_count, registrable_parts
+from dnsvigil.ingest.field_values import parse_count, registrable_parts
 from dnsvigil.ingest.pipeline import source_id_of
-from dnsvigil.ingest.table_ingest import LineTally, Record, Rows, Source, batched
+from dnsvigil.ingest.table_ingest import LineTally, Record, Rows, Source, batched, tallied
 from dnsvigil.ingest.text_lines import csv_fields, numbered_lines
 from dnsvigil.store.schema import DOMAIN_POPULARITY
 
@@ -29,7 +29,7 @@ def popularity_source(path: Path, *, list_name: str, observed: date) -> Source:
     def read(tally: LineTally) -> Iterator[Rows]:
         def records() -> Iterator[tuple[Record | None, int]]:
             for number, text, consumed in numbered_lines(path):
-                record = _entry(number, text, tally)
+                record = tallied(_entry, number, text, tally)
                 if record is not None:
                     record.update(observed=observed, list_name=list_name, source_file=origin)
                 yield record, consumed
@@ -39,27 +39,16 @@ def popularity_source(path: Path, *, list_name: str, observed: date) -> Source:
     return Source(path, DOMAIN_POPULARITY.name, source_id_of(path, f"popularity-{list_name}:{day}"), read)
 
 
-def _entry(number: int, text: str | None, tally: LineTally) -> Record | None:
-    if text is None:
-        tally.bad("not_utf8", number)
-        return None
+def _entry(text: str) -> Record | None:
     fields = csv_fields(text)
-    if not text.strip() or (fields and fields[0].strip().lower() == "rank"):
-        return None
-    tally.records += 1
-    if fields is None or len(fields) != 2:
-        tally.bad("bad_csv" if fields is None else "wrong_field_count", number)
-        return None
-    try:
-        rank = parse_count(fields[0], "bad_rank")
-        parts = registrable_parts(fields[1].strip())
-    except SkippedLineError as skip:
-        tally.skip(str(skip), number)
-        return None
-    except ValueError as error:
-        tally.bad(str(error), number)
-        return None
+    if fields is None:
+        raise ValueError("bad_csv")
+    if fields and fields[0].strip().lower() == "rank":
+        return None  # a header
+    if len(fields) != 2:
+        raise ValueError("wrong_field_count")
+    rank = parse_count(fields[0], "bad_rank")
+    parts = registrable_parts(fields[1].strip())
     if not rank:
-        tally.bad("bad_rank", number)
-        return None
+        raise ValueError("bad_rank")
     return {"rank": rank, "name": parts.name, "domain": parts.registrable}
