@@ -10,8 +10,11 @@ import subprocess
 import sys
 import time
 
+import anyio
 import httpx
 
+from dnsvigil.dga.model import load_model
+from dnsvigil.web.app import create_app
 from tests.cli.runner import dnsvigil
 from tests.web.conftest import WebWorld
 
@@ -77,3 +80,19 @@ def test_users_add_prints_the_token_once(world: WebWorld) -> None:
     assert token not in listed.stdout and token not in (world.home / "users.json").read_text()
     assert dnsvigil("users", "remove", "cli-user", "--home", world.home, "-q").exit_code == 0
     assert dnsvigil("users", "remove", "cli-user", "--home", world.home).exit_code == 2
+
+
+def test_the_dga_model_is_loaded_when_serving_starts_not_at_the_first_request(world: WebWorld) -> None:
+    load_model.cache_clear()
+    app = create_app(world.home)
+
+    async def serve_a_while() -> bool:
+        async with app.router.lifespan_context(app):
+            deadline = time.monotonic() + STARTUP_SECONDS
+            while time.monotonic() < deadline:
+                if load_model.cache_info().currsize:
+                    return True
+                await anyio.sleep(0.05)
+        return False
+
+    assert anyio.run(serve_a_while)

@@ -7,7 +7,9 @@ files); users come from `users.json` beside the catalog, sessions live in memory
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
@@ -36,6 +38,12 @@ page's `next_cursor` back, with the same filters, for the next page.
 """
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    threading.Thread(target=dga.warm_up, name="dga-warm-up", daemon=True).start()
+    yield
+
+
 def create_app(home: Path, *, session_hours: float = 8.0) -> FastAPI:
     """The web app over the warehouse at `home`.
 
@@ -49,6 +57,7 @@ def create_app(home: Path, *, session_hours: float = 8.0) -> FastAPI:
     )
     context.users.users()  # a damaged users file stops the start, not the first login
     app = FastAPI(
+        lifespan=_lifespan,
         title="dnsvigil",
         version=__version__,
         description=_DESCRIPTION,

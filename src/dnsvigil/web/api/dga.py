@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -10,6 +11,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from dnsvigil.config import find_setting
+from dnsvigil.errors import DnsvigilError
 from dnsvigil.web.api.models import DgaScores, DgaVerdict
 from dnsvigil.web.auth import Analyst
 from dnsvigil.web.errors import ERROR_RESPONSES
@@ -39,6 +41,14 @@ def _model() -> DgaModel:
 
     configured = find_setting("dga_model").read()
     return load_model(Path(configured) if configured else SHIPPED_MODEL)
+
+
+def warm_up() -> None:
+    """Load the model and score one name, in the background when `serve` starts: the first request for
+    scores then finds it ready, which it would otherwise wait seconds for. A model that cannot be loaded is
+    left for that request to report."""
+    with contextlib.suppress(DnsvigilError):
+        score_names(["example.com"])
 
 
 def score_names(names: list[str]) -> DgaScores:
