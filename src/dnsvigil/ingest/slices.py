@@ -61,6 +61,21 @@ class MessageSlices:
     def __len__(self) -> int:
         return len(self.offset)
 
+    def select(self, rows: slice | npt.NDArray[np.bool_]) -> MessageSlices:
+        """The messages picked by `rows` (a slice or a mask), in the same buffer."""
+        return MessageSlices(
+            buffer=self.buffer,
+            offset=self.offset[rows],
+            length=self.length[rows],
+            ts_ns=self.ts_ns[rows],
+            ip_version=self.ip_version[rows],
+            src_addr=self.src_addr[rows],
+            dst_addr=self.dst_addr[rows],
+            src_port=self.src_port[rows],
+            dst_port=self.dst_port[rows],
+            transport=self.transport[rows],
+        )
+
     @staticmethod
     def empty() -> MessageSlices:
         """Slices holding no message."""

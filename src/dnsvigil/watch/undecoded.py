@@ -22,19 +22,7 @@ def first_messages(slices: MessageSlices, count: int) -> MessageSlices:
     """The first `count` messages of `slices` (all of them when there are fewer), in the same buffer."""
     if count >= len(slices):
         return slices
-    end = max(count, 0)
-    return MessageSlices(
-        buffer=slices.buffer,
-        offset=slices.offset[:end],
-        length=slices.length[:end],
-        ts_ns=slices.ts_ns[:end],
-        ip_version=slices.ip_version[:end],
-        src_addr=slices.src_addr[:end],
-        dst_addr=slices.dst_addr[:end],
-        src_port=slices.src_port[:end],
-        dst_port=slices.dst_port[:end],
-        transport=slices.transport[:end],
-    )
+    return slices.select(slice(0, max(count, 0)))
 
 
 def without_runts(slices: MessageSlices, counts: npt.NDArray[np.int64]) -> MessageSlices:
@@ -48,19 +36,7 @@ def without_runts(slices: MessageSlices, counts: npt.NDArray[np.int64]) -> Messa
     if not dropped:
         return slices
     counts[Reason.DNS_TOO_SHORT] += dropped
-    keep = ~runts
-    return MessageSlices(
-        buffer=slices.buffer,
-        offset=slices.offset[keep],
-        length=slices.length[keep],
-        ts_ns=slices.ts_ns[keep],
-        ip_version=slices.ip_version[keep],
-        src_addr=slices.src_addr[keep],
-        dst_addr=slices.dst_addr[keep],
-        src_port=slices.src_port[keep],
-        dst_port=slices.dst_port[keep],
-        transport=slices.transport[keep],
-    )
+    return slices.select(~runts)
 
 
 @compiled
