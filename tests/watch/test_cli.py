@@ -62,6 +62,9 @@ def test_max_messages_stops_it_and_json_lines_end_with_the_summary(home: Path, s
     summary = json.loads(out.splitlines()[-1])
     assert summary["event"] == "summary"
     assert (summary["received"], summary["stored"], summary["dropped"], summary["lost"]) == (20, 20, 0, 0)
+    # How long receiving could not run is measured, and on an idle loop it is short.
+    assert isinstance(summary["longest_receive_pause_ms"], float)
+    assert 0.0 <= summary["longest_receive_pause_ms"] < summary["seconds"] * 1000
     assert "connected" in err
     assert stored_rows(home) == 20
 

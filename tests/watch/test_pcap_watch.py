@@ -63,6 +63,7 @@ def test_a_file_still_being_written_waits_until_it_is_finished(home: Path, tmp_p
         wait_for(lambda: stored_from(watcher, "dns_002.pcap"), what="dns_002 stored")
     assert watcher.summary is not None
     assert (watcher.summary.stored, watcher.summary.files) == (55, {"ingested": 2})
+    assert watcher.summary.longest_receive_pause_ms is None  # files are read, nothing waits on a socket
     assert stored_rows(home) == 55
     assert stored_rows(home, "qname = 'host54.example.com'") == 1
 

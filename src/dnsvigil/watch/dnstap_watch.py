@@ -23,6 +23,10 @@ from dnsvigil.watch.watcher import WatchRun
 
 POLL_SECONDS = 0.05
 """How often the receiving loop looks at the stop conditions."""
+PAUSE_TICK_SECONDS = 0.002
+"""How often the receiving loop notes how late it wakes: the longest lateness is the longest time it could
+not read the socket (other threads held the interpreter, or the machine its cores). A sender's queue must
+outlast it: Knot's holds 512 messages per worker, and drops what does not fit."""
 
 
 def watch_dnstap(
@@ -88,8 +92,18 @@ async def _receive(listener: DnstapListener, run: WatchRun, storing: threading.T
     await listener.start()
     run.events.info(f"listening for dnstap on {listener.path}; storing in {run.home}")
     storing.start()
+    pauses = asyncio.create_task(_note_pauses(run))
     try:
         while not run.should_stop(run.stats.total("received")):
             await asyncio.sleep(POLL_SECONDS)
     finally:
+        pauses.cancel()
         await listener.close()
+
+
+async def _note_pauses(run: WatchRun) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        before = loop.time()
+        await asyncio.sleep(PAUSE_TICK_SECONDS)
+        run.stats.receive_paused(loop.time() - before - PAUSE_TICK_SECONDS)

@@ -67,6 +67,7 @@ class WatchSummary:
     skipped: dict[str, int] = field(default_factory=dict)
     peers: tuple[PeerSummary, ...] = ()
     files: dict[str, int] = field(default_factory=dict)
+    longest_receive_pause_ms: float | None = None
 
     @property
     def rate(self) -> float:
@@ -110,6 +111,9 @@ class WatchSummary:
                 for peer in self.peers
             ],
             "files": self.files,
+            "longest_receive_pause_ms": (
+                None if self.longest_receive_pause_ms is None else round(self.longest_receive_pause_ms, 1)
+            ),
         }
 
     def to_text(self) -> list[str]:
@@ -120,6 +124,8 @@ class WatchSummary:
             f"findings: {self.findings} new alert(s), {self.findings_stored} finding row(s) stored, "
             f"{self.detection_runs} detection run(s), {self.detection_errors} failed",
         ]
+        if self.longest_receive_pause_ms is not None:
+            lines.append(f"receiving paused at most {self.longest_receive_pause_ms:,.1f} ms")
         if self.store_failures:
             lines.append(f"storing failed {self.store_failures} time(s) and was retried")
         if self.webhook_sent or self.webhook_failed:
@@ -166,6 +172,13 @@ class WatchStats:
         self._skipped: Counter[str] = Counter()
         self._peers: OrderedDict[str, _PeerCounts] = OrderedDict()
         self._files: Counter[str] = Counter()
+        self._longest_receive_pause_s: float | None = None
+
+    def receive_paused(self, seconds: float) -> None:
+        """Note that receiving could not run for `seconds` (only the longest is kept)."""
+        with self._lock:
+            if self._longest_receive_pause_s is None or seconds > self._longest_receive_pause_s:
+                self._longest_receive_pause_s = max(seconds, 0.0)
 
     def add(self, **counts: int) -> None:
         """Add to totals named in `TOTALS`.
@@ -263,4 +276,7 @@ class WatchStats:
                     for name, counts in self._peers.items()
                 ),
                 files=dict(sorted(self._files.items())),
+                longest_receive_pause_ms=(
+                    None if self._longest_receive_pause_s is None else self._longest_receive_pause_s * 1000
+                ),
             )
