@@ -15,6 +15,7 @@ from dnsvigil.ingest.dnstap_stream import DnstapStreamDecoder
 from dnsvigil.store.warehouse import Warehouse
 from dnsvigil.watch.batch_queue import BatchQueue
 from dnsvigil.watch.dnstap_server import DnstapListener, claim_socket_path
+from dnsvigil.watch.dnstap_watch import warm_up
 from dnsvigil.watch.watcher import WatchRun
 from tests.ingest import dnstap_builder as b
 from tests.watch.support import (
@@ -239,3 +240,9 @@ def test_runts_and_frames_without_dns_are_counted_not_received(home: Path, socke
     assert (summary.received, queue.messages) == (2, 2)
     assert summary.malformed == {"dns_too_short": 1}
     assert summary.skipped == {"dnstap_no_dns_message": 1}
+
+
+def test_the_warm_up_runs_the_receiving_code_on_its_own_made_up_stream() -> None:
+    # Twice: it holds no state, and a made-up stream it cannot decode must not raise.
+    warm_up()
+    warm_up()
