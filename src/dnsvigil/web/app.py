@@ -15,7 +15,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request, Response
 
 from dnsvigil import __version__
-from dnsvigil.web import static
+from dnsvigil.web import static_files
 from dnsvigil.web.api import abuse, dga, findings, meta, search, session, traffic
 from dnsvigil.web.context import WebContext
 from dnsvigil.web.data import WarehouseData
@@ -67,7 +67,7 @@ def create_app(home: Path, *, session_hours: float = 8.0) -> FastAPI:
     )
     app.state.dnsvigil = context
     install_error_handlers(app)
-    for module in (meta, findings, traffic, dga, abuse, search, session, static):
+    for module in (meta, findings, traffic, dga, abuse, search, session, static_files):
         app.include_router(module.router)
     for router in PAGE_ROUTERS:
         app.include_router(router)
