@@ -57,7 +57,7 @@ def csv_record(text: str, observed: date) -> Record | None:
     fields = csv_fields(text)
     if fields is None:
         raise ValueError("bad_csv")
-    if fields and fields[0].strip().lower() == "domain" and [f.strip().lower() for f in fields] == _HEADER:
+    if _is_header(fields):
         return None
     if len(fields) != len(_HEADER):
         raise ValueError("wrong_field_count")
@@ -78,6 +78,10 @@ def csv_record(text: str, observed: date) -> Record | None:
         "abuse_email": None,
         "source_format": "csv",
     }
+
+
+def _is_header(fields: list[str]) -> bool:
+    return len(fields) == len(_HEADER) and [field.strip().lower() for field in fields] == _HEADER
 
 
 def csv_rows(path: Path, tally: LineTally, observed: date) -> Iterator[Rows]:
@@ -112,7 +116,7 @@ def _block_table(block: LineBlock, observed: date, origin: str) -> tuple[pa.Tabl
     data = block.data
     if block.first_line == 1:
         first, _, rest = data.partition(b"\n")
-        if [field.strip().lower() for field in first.decode("utf-8", "replace").split(",")] == _HEADER:
+        if _is_header(first.decode("utf-8", "replace").split(",")):
             data = rest
     if b'"' in data or data.count(b"\r") != data.count(b"\r\n"):
         raise _ReadByLinesError
@@ -158,10 +162,16 @@ def _column(
     parse: Callable[[str], object],
     convert: Callable[[pa.Array], pa.Array],
 ) -> pa.Array:
-    """`convert` over the values of the plain shape, `parse` (the line reader's) over the others."""
+    """`convert` over the values of the plain shape, `parse` (the line reader's) over the others.
+
+    A plain-shaped value `convert` gives null for (an impossible date: 2024-13-45T..., or a year beyond the
+    warehouse's) is the line reader's to judge: the block is read line by line.
+    """
     texts = texts.chunk(0) if isinstance(texts, pa.ChunkedArray) else texts
     plain = pc.match_substring_regex(texts, plain_shape)
     converted = convert(pc.if_else(plain, texts, pa.scalar(None, pa.string())))
+    if pc.any(pc.and_(plain, pc.is_null(converted))).as_py():
+        raise _ReadByLinesError
     if pc.all(plain).as_py() is not False:
         return converted
     others = pc.invert(plain)
@@ -181,12 +191,7 @@ def _times(texts: pa.ChunkedArray) -> pa.Array:
         within = pc.and_(pc.greater_equal(moments, EARLIEST_TIME), pc.less_equal(moments, LATEST_TIME))
         return pc.if_else(within, moments, None).cast(_TIME_TYPE)
 
-    moments = _column(texts, _UTC_SECOND, parse_time, convert)
-    # An impossible date of the plain shape (2024-13-45T..., or beyond the warehouse's years) is null here:
-    # the line reader must judge it.
-    if pc.any(pc.and_(pc.is_null(moments), pc.match_substring_regex(texts, _UTC_SECOND))).as_py():
-        raise _ReadByLinesError
-    return moments
+    return _column(texts, _UTC_SECOND, parse_time, convert)
 
 
 def _statuses(texts: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:

@@ -137,7 +137,11 @@ async def _receive(listener: DnstapListener, run: WatchRun, storing: threading.T
 
 async def _note_pauses(run: WatchRun) -> None:
     loop = asyncio.get_running_loop()
+    longest = -1.0
     while True:
         before = loop.time()
         await asyncio.sleep(PAUSE_TICK_SECONDS)
-        run.stats.receive_paused(loop.time() - before - PAUSE_TICK_SECONDS)
+        pause = loop.time() - before - PAUSE_TICK_SECONDS
+        if pause > longest:  # the shared counts are locked: told only a new longest
+            longest = pause
+            run.stats.receive_paused(pause)
