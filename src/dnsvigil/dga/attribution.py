@@ -10,10 +10,12 @@ not `virut`, whose labels have 6).
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -52,7 +54,7 @@ class FamilyModel:
         high: `(k, d)` upper end of the same.
         min_confidence: below this confidence the answer is `unknown`.
         max_distance: beyond this distance from the family's ranges the answer is `unknown`
-            (`range_distance`).
+            (`choose`).
     """
 
     families: tuple[str, ...]
@@ -82,39 +84,92 @@ class FamilyModel:
         if UNKNOWN in self.families:
             raise ValueError(f"{UNKNOWN!r} cannot be a family name")
 
-    def probabilities(
+    def choose(
         self, labels: EncodedLabels, suffixes: Sequence[str], dense: npt.NDArray[np.float32]
-    ) -> npt.NDArray[np.float64]:
-        """Each family's probability for each label (rows sum to 1)."""
+    ) -> FamilyChoice:
+        """Each label's most likely family, its probability, and how far the label lies outside that
+        family's usual feature ranges (in standard deviations), in one compiled pass per batch."""
         decision = linear_scores(labels, self.ngram_weights, self.bias, orders=ORDERS)
         lengths = np.minimum(np.diff(labels.offsets), LENGTH_BUCKETS - 1)
         buckets = suffix_buckets(suffixes)
-        decision += self.extra_weights[buckets]
-        decision += self.extra_weights[SUFFIX_BUCKETS + lengths]
-        decision += self.extra_weights[SUFFIX_BUCKETS + LENGTH_BUCKETS + pair_buckets(buckets, lengths)]
-        standard = (dense - self.dense_mean) / self.dense_scale
-        decision += standard.astype(np.float64) @ self.extra_weights[_DENSE_START:]
-        return normalised_sigmoid(decision)
-
-    def range_distance(
-        self, dense: npt.NDArray[np.float32], family: npt.NDArray[np.int64]
-    ) -> npt.NDArray[np.float64]:
-        """How far each label's features lie outside its family's usual ranges, in standard deviations."""
-        below = np.maximum(self.low[family] - dense, 0.0)
-        above = np.maximum(dense - self.high[family], 0.0)
-        distance: npt.NDArray[np.float64] = ((below + above) / self.dense_scale).sum(axis=1, dtype=np.float64)
-        return distance
+        rows = np.stack(
+            [
+                buckets,
+                SUFFIX_BUCKETS + lengths,
+                SUFFIX_BUCKETS + LENGTH_BUCKETS + pair_buckets(buckets, lengths),
+            ],
+            axis=1,
+        )
+        n = len(labels)
+        choice = FamilyChoice(np.empty(n, np.int64), np.empty(n, np.float64), np.empty(n, np.float64))
+        _choose(
+            decision, rows, self.extra_weights, _DENSE_START, dense, self.dense_mean, self.dense_scale,
+            self.low, self.high, choice.family, choice.confidence, choice.distance,
+        )  # fmt: skip
+        return choice
 
     def attribute(
         self, labels: EncodedLabels, suffixes: Sequence[str], dense: npt.NDArray[np.float32]
     ) -> tuple[list[str], npt.NDArray[np.float64]]:
         """The most likely family of each label (or `UNKNOWN`) and its probability."""
-        probabilities = self.probabilities(labels, suffixes, dense)
-        best = probabilities.argmax(axis=1)
-        confidence = probabilities[np.arange(len(best)), best]
-        distance = self.range_distance(dense, best)
-        known = (confidence >= self.min_confidence) & (distance <= self.max_distance)
-        return [self.families[b] if ok else UNKNOWN for b, ok in zip(best, known, strict=True)], confidence
+        choice = self.choose(labels, suffixes, dense)
+        known = (choice.confidence >= self.min_confidence) & (choice.distance <= self.max_distance)
+        pairs = zip(choice.family.tolist(), known.tolist(), strict=True)
+        return [self.families[index] if ok else UNKNOWN for index, ok in pairs], choice.confidence
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyChoice:
+    """`FamilyModel.choose`'s answer: per label, the family index, its probability (one-vs-rest sigmoids
+    scaled to sum 1, as scikit-learn gives them) and the distance from the family's usual ranges."""
+
+    family: npt.NDArray[np.int64]
+    confidence: npt.NDArray[np.float64]
+    distance: npt.NDArray[np.float64]
+
+
+@numba.njit(cache=True, nogil=True)
+def _choose(
+    decision: npt.NDArray[np.float64],
+    rows: npt.NDArray[np.int64],
+    extra_weights: npt.NDArray[np.float32],
+    dense_start: int,
+    dense: npt.NDArray[np.float32],
+    mean: npt.NDArray[np.float32],
+    scale: npt.NDArray[np.float32],
+    low: npt.NDArray[np.float32],
+    high: npt.NDArray[np.float32],
+    family: npt.NDArray[np.int64],
+    confidence: npt.NDArray[np.float64],
+    distance: npt.NDArray[np.float64],
+) -> None:
+    k, d = decision.shape[1], dense.shape[1]
+    standard = np.empty(d, dtype=np.float32)
+    for row in range(decision.shape[0]):
+        scores = decision[row]
+        for extra in rows[row]:
+            for index in range(k):
+                scores[index] += extra_weights[extra, index]
+        for feature in range(d):
+            standard[feature] = (dense[row, feature] - mean[feature]) / scale[feature]
+        for feature in range(d):
+            weight = np.float64(standard[feature])
+            for index in range(k):
+                scores[index] += weight * extra_weights[dense_start + feature, index]
+        total, best, best_probability = 0.0, 0, -1.0
+        for index in range(k):
+            probability = 1.0 / (1.0 + math.exp(-min(max(scores[index], -500.0), 500.0)))
+            total += probability
+            if probability > best_probability:
+                best, best_probability = index, probability
+        family[row] = best
+        confidence[row] = best_probability / total if total > 0 else 1.0 / k
+        outside = 0.0
+        for feature in range(d):
+            value = dense[row, feature]
+            gap = max(low[best, feature] - value, 0.0) + max(value - high[best, feature], 0.0)
+            outside += gap / scale[feature]
+        distance[row] = outside
 
 
 def suffix_buckets(suffixes: Sequence[str]) -> npt.NDArray[np.int64]:
@@ -129,16 +184,6 @@ def pair_buckets(suffix: npt.NDArray[np.int64], length: npt.NDArray[np.int64]) -
     mixed = ((suffix * LENGTH_BUCKETS + length) * _PAIR_MIX) & 0xFFFFFFFF
     buckets: npt.NDArray[np.int64] = mixed >> (32 - PAIR_BITS)
     return buckets
-
-
-def normalised_sigmoid(decision: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """One-vs-rest probabilities as scikit-learn gives them: each class's sigmoid, rows scaled to sum 1."""
-    probabilities = 1.0 / (1.0 + np.exp(-np.clip(decision, -500, 500)))
-    total = probabilities.sum(axis=1, keepdims=True)
-    normalised: npt.NDArray[np.float64] = np.divide(
-        probabilities, total, out=np.full_like(probabilities, 1.0 / decision.shape[1]), where=total > 0
-    )
-    return normalised
 
 
 def sparse_design(

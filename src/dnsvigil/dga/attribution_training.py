@@ -81,11 +81,9 @@ def _calibrate(model: FamilyModel, validation: NameSet, detector: Detector) -> F
     """Choose `max_distance`, then `min_confidence`, on validation DGA names."""
     labels = encode_labels(validation.labels.tolist())
     dense = dense_features(labels, detector.ngrams, detector.words)
-    probabilities = model.probabilities(labels, validation.suffixes.tolist(), dense)
-    best = probabilities.argmax(axis=1)
-    confidence = probabilities[np.arange(len(best)), best]
-    predicted = np.array(model.families)[best]
-    distance = model.range_distance(dense, best)
+    choice = model.choose(labels, validation.suffixes.tolist(), dense)
+    confidence, distance = choice.confidence, choice.distance
+    predicted = np.array(model.families)[choice.family]
     correct = predicted == validation.families
     max_distance = float(np.quantile(distance[correct], KEEP_IN_RANGE)) if correct.any() else float("inf")
     in_range = distance <= max_distance
