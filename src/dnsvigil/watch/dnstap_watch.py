@@ -13,8 +13,6 @@ import struct
 import threading
 from pathlib import Path
 
-import numpy as np
-
 from dnsvigil.ingest.dns_wire import HEADER_LENGTH, decode_messages
 from dnsvigil.ingest.dnstap import CONTENT_TYPE
 from dnsvigil.ingest.dnstap_stream import DnstapStreamDecoder
@@ -107,18 +105,7 @@ def warm_up() -> None:
     start = ControlFrame(ControlType.START, (CONTENT_TYPE,)).to_wire()
     not_dnstap = struct.pack(">I", 1) + b"\0"
     DnstapStreamDecoder(where="warm-up").feed(start + not_dnstap)
-    header_only = MessageSlices(
-        buffer=np.zeros(HEADER_LENGTH, np.uint8),
-        offset=np.zeros(1, np.int64),
-        length=np.full(1, HEADER_LENGTH, np.int32),
-        ts_ns=np.zeros(1, np.int64),
-        ip_version=np.full(1, 4, np.uint8),
-        src_addr=np.zeros((1, 16), np.uint8),
-        dst_addr=np.zeros((1, 16), np.uint8),
-        src_port=np.zeros(1, np.uint16),
-        dst_port=np.zeros(1, np.uint16),
-        transport=np.full(1, 17, np.uint8),
-    )
+    header_only = MessageSlices.of_messages([bytes(HEADER_LENGTH)])
     decode_messages(header_only, new_counts(), "warm-up")
 
 
