@@ -44,6 +44,17 @@ SOURCES: dict[str, tuple[Callable[[Path], Source], str]] = {
 }
 
 
+@pytest.fixture(scope="module", autouse=True)
+def readers_compiled(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Each reader reads its intact sample once, untimed: on a fresh checkout the first read compiles
+    code (seconds), which the hang limit must not count."""
+    folder = tmp_path_factory.mktemp("intact")
+    for name, (plan, text) in SOURCES.items():
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        read_all(plan(path))
+
+
 def check_read(source: Source) -> None:
     outcome: list[BaseException | None] = []
 
