@@ -61,38 +61,40 @@ class NameParts:
     """A valid name split at its public suffix; built only by `parse_name`, which has validated it.
 
     The constructor is written by hand: a frozen dataclass's generated one calls `object.__setattr__` per
-    field and took a third of the time of `parse_names`; the slots' own setters do the same, faster.
+    field and took a third of the time of `parse_names`; the slots' own setters do the same, faster. For
+    the same reason the registrable domain and the Unicode label are derived when asked for.
 
     Attributes:
         name: the whole name, normalised (lower case, A-labels, no trailing dot).
         label: the registrable label in A-label form (`xn--...` for an IDN), what a model scores.
-        unicode_label: the same label decoded from punycode; equal to `label` when it is ASCII.
         suffix: the public suffix, A-labels (`co.uk`, `dyndns.org`).
-        registrable: `label.suffix`, the registrable domain.
         private_suffix: the suffix comes from the list's PRIVATE section (dyndns.org, github.io, ...).
     """
 
     name: str
     label: str
-    unicode_label: str
     suffix: str
-    registrable: str
     private_suffix: bool
 
-    def __init__(
-        self, name: str, label: str, unicode_label: str, suffix: str, registrable: str, private_suffix: bool
-    ) -> None:
+    def __init__(self, name: str, label: str, suffix: str, private_suffix: bool) -> None:
         _set_name(self, name)
         _set_label(self, label)
-        _set_unicode_label(self, unicode_label)
         _set_suffix(self, suffix)
-        _set_registrable(self, registrable)
         _set_private_suffix(self, private_suffix)
 
+    @property
+    def registrable(self) -> str:
+        """`label.suffix`, the registrable domain."""
+        return f"{self.label}.{self.suffix}"
 
-_set_name, _set_label, _set_unicode_label, _set_suffix, _set_registrable, _set_private_suffix = (
-    vars(NameParts)[field].__set__
-    for field in ("name", "label", "unicode_label", "suffix", "registrable", "private_suffix")
+    @property
+    def unicode_label(self) -> str:
+        """The label decoded from punycode; the label itself when it is ASCII."""
+        return (_unicode_of(self.label) or self.label) if self.label.startswith("xn--") else self.label
+
+
+_set_name, _set_label, _set_suffix, _set_private_suffix = (
+    vars(NameParts)[field].__set__ for field in ("name", "label", "suffix", "private_suffix")
 )
 
 
@@ -193,9 +195,7 @@ def _parse(text: str, rules: SuffixRules) -> NameParts | Rejection:
     if start == 0:
         return Rejection(text, "public-suffix", f"{name!r} is a public suffix: it has no registrable label")
     label_start = name.rfind(".", 0, start - 1) + 1
-    label = name[label_start : start - 1]
-    unicode_label = (_unicode_of(label) or label) if label.startswith("xn--") else label
-    return NameParts(name, label, unicode_label, name[start:], name[label_start:], private)
+    return NameParts(name, name[label_start : start - 1], name[start:], private)
 
 
 def _suffix_start(name: str, flags_of: dict[str, int]) -> tuple[int, bool]:
