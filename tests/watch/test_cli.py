@@ -97,3 +97,43 @@ def test_bad_options_are_usage_errors(home: Path, tmp_path: Path, socket_path: P
         "watch", "dnstap", "--socket", socket_path, "--home", home, env={"DNSVIGIL_WATCH_BATCH_SECONDS": "0"}
     )
     assert batch.exit_code == 2 and "DNSVIGIL_WATCH_BATCH_SECONDS" in batch.stderr
+    for niceness in ("20", "-1", "high"):
+        nice = dnsvigil(
+            "watch", "pcap", "--dir", tmp_path, "--home", home, env={"DNSVIGIL_WATCH_NICE": niceness}
+        )
+        assert nice.exit_code == 2 and "DNSVIGIL_WATCH_NICE" in nice.stderr, niceness
+
+
+def test_the_watcher_lowers_its_own_cpu_priority(home: Path, socket_path: Path) -> None:
+    """A watcher beside a name server yields the CPU to it: DNSVIGIL_WATCH_NICE is added to its niceness."""
+    started_at = os.getpriority(os.PRIO_PROCESS, 0)
+    for setting, added in ((None, 10), ("3", 3), ("0", 0)):
+        environment = {key: value for key, value in os.environ.items() if not key.startswith("DNSVIGIL_")}
+        if setting is not None:
+            environment["DNSVIGIL_WATCH_NICE"] = setting
+        watcher = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dnsvigil",
+                "watch",
+                "dnstap",
+                "--socket",
+                str(socket_path),
+                "--home",
+                str(home),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment,
+        )
+        try:
+            wait_for(socket_path.is_socket, what="the socket")  # it listens after lowering its priority
+            niceness = os.getpriority(os.PRIO_PROCESS, watcher.pid)
+        finally:
+            watcher.send_signal(signal.SIGTERM)
+            _, err = watcher.communicate(timeout=60)
+        assert watcher.returncode == 0, err
+        assert niceness == min(started_at + added, 19), setting
+        assert (f"niceness +{added}" in err) == (added > 0), err

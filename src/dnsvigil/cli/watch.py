@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -16,13 +17,15 @@ from typing import Annotated
 import typer
 
 from dnsvigil.cli.context import HomeOption, QuietOption, common, stderr, stdout
-from dnsvigil.config import find_setting, read_ports
+from dnsvigil.config import find_setting, read_int, read_ports
 from dnsvigil.errors import UsageError
 from dnsvigil.findings import Finding
 from dnsvigil.store.warehouse import Warehouse
 from dnsvigil.watch.alerts import alert_json, alert_line
 from dnsvigil.watch.settings import WatchSettings
 from dnsvigil.watch.stats import WatchSummary
+
+MAX_NICENESS = 19
 
 app = typer.Typer(
     help=(
@@ -32,7 +35,8 @@ app = typer.Typer(
         "directory where a capture tool rotates its files. Both store in small batches (settings "
         "DNSVIGIL_WATCH_BATCH_MESSAGES, DNSVIGIL_WATCH_BATCH_SECONDS), judge the last "
         "DNSVIGIL_WATCH_DETECTION_WINDOW_SECONDS of traffic after storing, and stop cleanly on Ctrl-C or "
-        "SIGTERM (what was received is stored first), printing a summary."
+        "SIGTERM (what was received is stored first), printing a summary. A watcher lowers its own CPU "
+        "priority (DNSVIGIL_WATCH_NICE, default +10), so that the name server beside it keeps the CPU."
     ),
     no_args_is_help=True,
 )
@@ -127,8 +131,14 @@ def _run(
     something received could not be stored."""
     options = common(context, home=home, quiet=quiet)
     settings = WatchSettings.from_settings(max_seconds=max_seconds, max_messages=max_messages)
+    niceness = _niceness()
     warehouse = Warehouse.open(options.home_path, create=True)
     events = _ConsoleEvents(as_json=as_json, quiet=options.quiet)
+    if niceness:
+        os.nice(niceness)
+        events.info(
+            f"running at niceness +{niceness} (DNSVIGIL_WATCH_NICE): the server keeps the CPU it needs"
+        )
     with _stop_on_signals() as stop:
         summary = watch(_Watch(warehouse, settings, events, stop))
     if as_json:
@@ -138,6 +148,23 @@ def _run(
             stdout.print(line, highlight=False, markup=False)
     if summary.lost:
         sys.exit(1)
+
+
+def _niceness() -> int:
+    """The `watch_nice` setting. A watcher beside a name server competes with it for the CPU, and the server
+    drops what its threads cannot handle in time: on two cores, Knot lost several times more dnstap messages
+    with the watcher at its own priority than with the watcher niced (`benchmarks/DETECT.md`).
+
+    Raises:
+        UsageError: the setting is not a whole number from 0 to 19.
+    """
+    niceness = read_int("watch_nice", minimum=0)
+    if niceness > MAX_NICENESS:
+        raise UsageError(
+            f"setting watch_nice (DNSVIGIL_WATCH_NICE) must be at most {MAX_NICENESS}, got {niceness}",
+            hint="0 keeps the priority the watcher was started with",
+        )
+    return niceness
 
 
 def _socket_mode(text: str) -> int:
