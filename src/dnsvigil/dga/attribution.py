@@ -163,7 +163,7 @@ def _choose(
             if probability > best_probability:
                 best, best_probability = index, probability
         family[row] = best
-        confidence[row] = best_probability / total if total > 0 else 1.0 / k
+        confidence[row] = best_probability / total  # every sigmoid of a clipped score is above 0
         outside = 0.0
         for feature in range(d):
             value = dense[row, feature]
