@@ -7,8 +7,8 @@ from typing import Protocol
 from dnsvigil.findings import Finding
 
 
-class WatchEvents(Protocol):
-    """Where a watcher's messages go; the command line prints them, tests collect them."""
+class WatchNotices(Protocol):
+    """Where progress and warnings go (the receiving process has nothing else to say)."""
 
     def info(self, message: str) -> None:
         """Progress worth a line (a peer connected, a file stored); `--quiet` hides it."""
@@ -17,6 +17,10 @@ class WatchEvents(Protocol):
     def warning(self, message: str) -> None:
         """Something went wrong and the watcher goes on (dropped input, a full disk, a broken peer)."""
         ...
+
+
+class WatchEvents(WatchNotices, Protocol):
+    """Where a watcher's messages go; the command line prints them, tests collect them."""
 
     def alert(self, finding: Finding) -> None:
         """A finding that begins a new incident."""
