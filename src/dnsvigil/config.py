@@ -170,10 +170,9 @@ SETTINGS: tuple[Setting, ...] = (
         "watch_nice",
         "10",
         "DNSVIGIL_WATCH_NICE",
-        "Niceness `dnsvigil watch` adds to its storing and detecting at start (0-19): a watcher beside a name "
-        "server must not take the CPU the server needs, or the server drops queries and dnstap messages; "
-        "`watch dnstap` receives in a process of its own that keeps the started priority; 0 keeps the "
-        "priority it was started with.",
+        "Niceness `dnsvigil watch` adds to its own process at start (0-19): a watcher beside a name server "
+        "must not take the CPU the server needs, or the server drops queries and dnstap messages; 0 keeps "
+        "the priority it was started with.",
     ),
     Setting(
         "watch_settle_seconds",

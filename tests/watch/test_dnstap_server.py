@@ -15,7 +15,7 @@ from dnsvigil.ingest.dnstap_stream import DnstapStreamDecoder
 from dnsvigil.store.warehouse import Warehouse
 from dnsvigil.watch.batch_queue import BatchQueue
 from dnsvigil.watch.dnstap_server import DnstapListener, claim_socket_path
-from dnsvigil.watch.receiver_process import warm_up
+from dnsvigil.watch.dnstap_watch import warm_up
 from dnsvigil.watch.watcher import WatchRun
 from tests.ingest import dnstap_builder as b
 from tests.watch.support import (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -34,10 +35,8 @@ app = typer.Typer(
         "directory where a capture tool rotates its files. Both store in small batches (settings "
         "DNSVIGIL_WATCH_BATCH_MESSAGES, DNSVIGIL_WATCH_BATCH_SECONDS), judge the last "
         "DNSVIGIL_WATCH_DETECTION_WINDOW_SECONDS of traffic after storing, and stop cleanly on Ctrl-C or "
-        "SIGTERM (what was received is stored first), printing a summary. A watcher lowers the CPU priority "
-        "of storing and detecting (DNSVIGIL_WATCH_NICE, default +10), so that the name server beside it "
-        "keeps the CPU; `watch dnstap` receives in a process of its own at the started priority, so that "
-        "the server's dnstap is read at once."
+        "SIGTERM (what was received is stored first), printing a summary. A watcher lowers its own CPU "
+        "priority (DNSVIGIL_WATCH_NICE, default +10), so that the name server beside it keeps the CPU."
     ),
     no_args_is_help=True,
 )
@@ -116,7 +115,6 @@ class _Watch:
     settings: WatchSettings
     events: _ConsoleEvents
     stop: threading.Event
-    niceness: int
 
 
 def _run(
@@ -136,8 +134,13 @@ def _run(
     niceness = _niceness()
     warehouse = Warehouse.open(options.home_path, create=True)
     events = _ConsoleEvents(as_json=as_json, quiet=options.quiet)
+    if niceness:
+        os.nice(niceness)
+        events.info(
+            f"running at niceness +{niceness} (DNSVIGIL_WATCH_NICE): the server keeps the CPU it needs"
+        )
     with _stop_on_signals() as stop:
-        summary = watch(_Watch(warehouse, settings, events, stop, niceness))
+        summary = watch(_Watch(warehouse, settings, events, stop))
     if as_json:
         print(json.dumps(summary.to_json(), sort_keys=True), flush=True)
     else:
@@ -148,7 +151,9 @@ def _run(
 
 
 def _niceness() -> int:
-    """The `watch_nice` setting (why a watcher lowers its priority: `watcher.lower_priority`).
+    """The `watch_nice` setting. A watcher beside a name server competes with it for the CPU, and the server
+    drops what its threads cannot handle in time: on two cores, Knot lost several times more dnstap messages
+    with the watcher at its own priority than with the watcher niced (`benchmarks/DETECT.md`).
 
     Raises:
         UsageError: the setting is not a whole number from 0 to 19.
@@ -233,7 +238,6 @@ def dnstap(
             stop=run.stop,
             socket_mode=mode,
             webhook_url=alert_webhook,
-            niceness=run.niceness,
         )
 
     _run(
@@ -302,7 +306,6 @@ def pcap(
             pattern=pattern,
             ports=port_numbers,
             webhook_url=alert_webhook,
-            niceness=run.niceness,
         )
 
     _run(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 
 from dnsvigil.errors import UsageError
 from dnsvigil.ingest.slices import MessageSlices
@@ -25,19 +24,14 @@ class BatchQueue:
     `put` never blocks: it keeps what fits and says how many messages it kept. `get` waits for a piece.
     After `close`, `put` keeps nothing and `get` returns what is left, then None at once.
 
-    Args:
-        max_messages: the bound.
-        taken: told the number of messages of each piece `get` returns (the receiving process's credit).
-
     Raises:
         UsageError: `max_messages` is not positive.
     """
 
-    def __init__(self, max_messages: int, *, taken: Callable[[int], None] | None = None) -> None:
+    def __init__(self, max_messages: int) -> None:
         if max_messages < 1:
             raise UsageError(f"the queue must hold at least one message, got {max_messages}")
         self._max_messages = max_messages
-        self._taken = taken
         self._pieces: deque[MessageSlices] = deque()
         self._messages = 0
         self._closed = False
@@ -81,9 +75,7 @@ class BatchQueue:
                 return None
             piece = self._pieces.popleft()
             self._messages -= len(piece)
-        if self._taken is not None:
-            self._taken(len(piece))
-        return piece
+            return piece
 
     def wait_closed(self, timeout: float) -> bool:
         """Wait up to `timeout` seconds for `close`; true when closed."""

@@ -5,9 +5,8 @@ BufferedProtocol) and protocol state (`FrameSession`): READY is answered with AC
 Receiving does no more than it must, so that it drains the socket faster than a name server fills it:
 large reads, the framing and the dnstap layer (compiled, without the GIL), then the DNS messages go to the
 bounded queue undecoded, as slices of the receive buffers; what does not fit is dropped and counted. The
-storing side decodes them in batches. A sender that breaks the framing, or leaves in the middle of a
-frame, is told about and counted; the others go on. The watcher runs this in a process of its own
-(`receiver_process`).
+storing thread decodes them in batches. A sender that breaks the framing, or leaves in the middle of a
+frame, is told about and counted; the others go on.
 """
 
 from __future__ import annotations
@@ -19,48 +18,19 @@ import socket
 import struct
 import time
 from pathlib import Path
-from typing import Protocol
 
 from dnsvigil.errors import InputError, UsageError
 from dnsvigil.ingest.dnstap import CONTENT_TYPE
 from dnsvigil.ingest.dnstap_stream import DnstapStreamDecoder, StreamChunk
 from dnsvigil.ingest.reasons import Reason, counts_to_dict
-from dnsvigil.ingest.slices import MessageSlices
-from dnsvigil.watch.batch_queue import DropNotice
-from dnsvigil.watch.events import WatchNotices
+from dnsvigil.watch.batch_queue import BatchQueue, DropNotice
 from dnsvigil.watch.frame_session import FrameSession, SessionState
-from dnsvigil.watch.settings import WatchSettings
-from dnsvigil.watch.stats import WatchStats
 from dnsvigil.watch.undecoded import first_messages, without_runts
+from dnsvigil.watch.watcher import WatchRun
 
 RECEIVE_BYTES = 256 << 10
 """Bytes asked of the socket per receive: more than its buffer holds, so one read drains it."""
 DROP_NOTICE_SECONDS = 10.0
-
-
-class ReceivingRun(Protocol):
-    """What the listener needs of its run: counts, notices, settings, and when to stop."""
-
-    @property
-    def stats(self) -> WatchStats: ...
-
-    @property
-    def events(self) -> WatchNotices: ...
-
-    @property
-    def settings(self) -> WatchSettings: ...
-
-    def should_stop(self, messages: int) -> bool:
-        """True once the run should stop, `messages` having been received."""
-        ...
-
-
-class MessageQueue(Protocol):
-    """Where received messages go to be stored."""
-
-    def put(self, piece: MessageSlices) -> int:
-        """Take the messages of `piece` that fit, without waiting; return how many."""
-        ...
 
 
 def claim_socket_path(path: Path) -> None:
@@ -105,7 +75,7 @@ class DnstapListener:
         queue: where received messages go, to be decoded and stored.
     """
 
-    def __init__(self, path: Path, *, mode: int, run: ReceivingRun, queue: MessageQueue) -> None:
+    def __init__(self, path: Path, *, mode: int, run: WatchRun, queue: BatchQueue) -> None:
         self.path = path
         self._mode = mode
         self.run = run

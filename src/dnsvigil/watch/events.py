@@ -7,8 +7,8 @@ from typing import Protocol
 from dnsvigil.findings import Finding
 
 
-class WatchNotices(Protocol):
-    """Where progress and warnings go (the receiving process has nothing else to say)."""
+class WatchEvents(Protocol):
+    """Where a watcher's messages go; the command line prints them, tests collect them."""
 
     def info(self, message: str) -> None:
         """Progress worth a line (a peer connected, a file stored); `--quiet` hides it."""
@@ -17,10 +17,6 @@ class WatchNotices(Protocol):
     def warning(self, message: str) -> None:
         """Something went wrong and the watcher goes on (dropped input, a full disk, a broken peer)."""
         ...
-
-
-class WatchEvents(WatchNotices, Protocol):
-    """Where a watcher's messages go; the command line prints them, tests collect them."""
 
     def alert(self, finding: Finding) -> None:
         """A finding that begins a new incident."""

@@ -26,7 +26,7 @@ from dnsvigil.watch.message_processor import describe_os_error
 from dnsvigil.watch.pcap_state import FileRecord, PcapState, head_digest
 from dnsvigil.watch.settings import WatchSettings
 from dnsvigil.watch.stats import WatchSummary
-from dnsvigil.watch.watcher import WatchRun, lower_priority
+from dnsvigil.watch.watcher import WatchRun
 
 
 def watch_pcap(
@@ -39,7 +39,6 @@ def watch_pcap(
     pattern: str = "*",
     ports: tuple[int, ...] = (53,),
     webhook_url: str | None = None,
-    niceness: int = 0,
 ) -> WatchSummary:
     """Store every finished capture file of `directory` until `stop` is set or a stop condition is met.
 
@@ -52,7 +51,6 @@ def watch_pcap(
         pattern: which file names to take (shell wildcards), e.g. `dns_*.pcap*`.
         ports: UDP and TCP ports whose traffic is DNS.
         webhook_url: where each new finding is posted as JSON, if anywhere.
-        niceness: added to the calling thread's niceness (and so the watcher's threads').
 
     Returns:
         What was stored and found, and what became of the files.
@@ -72,7 +70,6 @@ def watch_pcap(
         stop=stop,
         webhook_url=webhook_url,
     )
-    lower_priority(niceness, events, what="running")
     state, problem = PcapState.load(run.home, directory)
     if problem:
         events.warning(problem)

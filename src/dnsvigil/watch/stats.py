@@ -11,7 +11,6 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 MAX_PEERS_KEPT = 256
 """Peers whose counts the summary keeps; older disconnected peers are forgotten (their totals stay)."""
@@ -116,30 +115,6 @@ class WatchSummary:
                 None if self.longest_receive_pause_ms is None else round(self.longest_receive_pause_ms, 1)
             ),
         }
-
-    @staticmethod
-    def from_json(data: dict[str, Any]) -> WatchSummary:
-        """The summary `to_json` gave (the receiving process sends its own this way)."""
-        return WatchSummary(
-            source=data["source"],
-            seconds=data["seconds"],
-            malformed=data["malformed"],
-            skipped=data["skipped"],
-            files=data["files"],
-            longest_receive_pause_ms=data["longest_receive_pause_ms"],
-            peers=tuple(
-                PeerSummary(
-                    peer=peer["peer"],
-                    messages=peer["messages"],
-                    bytes=peer["bytes"],
-                    state=peer["state"],
-                    errors=peer["errors"],
-                    messages_of_errors=tuple(peer["error_messages"]),
-                )
-                for peer in data["peers"]
-            ),
-            **{name: data[name] for name in TOTALS},
-        )
 
     def to_text(self) -> list[str]:
         """The summary as a few lines a person reads."""
@@ -268,22 +243,6 @@ class WatchStats:
             counts = self._peers.get(peer)
             if counts is not None:
                 counts.state = state
-
-    def absorb(self, other: WatchSummary) -> None:
-        """Add the counts of `other` (the receiving process's) to these: totals, reasons, peers, pauses."""
-        with self._lock:
-            self._totals.update({name: getattr(other, name) for name in TOTALS})
-            self._malformed.update(other.malformed)
-            self._skipped.update(other.skipped)
-            self._files.update(other.files)
-            for peer in other.peers:
-                self._peers[peer.peer] = _PeerCounts(
-                    peer.messages, peer.bytes, peer.state, peer.errors, list(peer.messages_of_errors)
-                )
-            if other.longest_receive_pause_ms is not None:
-                pause = other.longest_receive_pause_ms / 1000
-                if self._longest_receive_pause_s is None or pause > self._longest_receive_pause_s:
-                    self._longest_receive_pause_s = pause
 
     def summary(self) -> WatchSummary:
         """The counts so far, frozen."""

@@ -59,26 +59,13 @@ def _gather(
     return at
 
 
-def _back_to_back(slices: MessageSlices) -> bool:
-    """Whether the messages already fill their buffer from its start, one after the other."""
-    if not len(slices):
-        return True
-    ends = slices.offset + slices.length
-    return bool(
-        slices.offset[0] == 0
-        and np.array_equal(slices.offset[1:], ends[:-1])
-        and ends[-1] == len(slices.buffer)
-    )
-
-
 def join_slices(parts: Sequence[MessageSlices]) -> MessageSlices:
-    """The messages of every part, in order, back to back in one buffer (copied unless one part already
-    holds them so).
+    """The messages of every part, in order, copied back to back into one buffer.
 
     Raises:
         ValueError: a part has a message outside its buffer.
     """
-    if len(parts) == 1 and _back_to_back(parts[0]):
+    if len(parts) == 1:
         return parts[0]
     if not parts:
         return MessageSlices.empty()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 from dnsvigil.findings import Finding
 from dnsvigil.store.warehouse import Warehouse
 from dnsvigil.traffic.detect import detectors_from_settings
-from dnsvigil.watch.events import WatchEvents, WatchNotices
+from dnsvigil.watch.events import WatchEvents
 from dnsvigil.watch.live_detection import LiveDetection
 from dnsvigil.watch.settings import WatchSettings
 from dnsvigil.watch.stats import WatchStats, WatchSummary
@@ -90,17 +89,3 @@ class WatchRun:
         if self._webhook is not None:
             self._webhook.close()
         return self.stats.summary()
-
-
-def lower_priority(niceness: int, events: WatchNotices, *, what: str) -> None:
-    """Add `niceness` to the calling thread's niceness (threads it starts later inherit it), and say so.
-
-    A watcher beside a name server competes with it for the CPU, and the server drops what its threads
-    cannot handle in time: on two cores, Knot lost several times more dnstap messages with the watcher at
-    its own priority than with the watcher niced (`benchmarks/DETECT.md`).
-    """
-    if niceness:
-        os.nice(niceness)
-        events.info(
-            f"{what} at niceness +{niceness} (DNSVIGIL_WATCH_NICE): the server keeps the CPU it needs"
-        )
