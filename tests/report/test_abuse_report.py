@@ -24,11 +24,12 @@ from markupsafe import escape
 
 from dnsvigil.abuse.analyze import AbuseAnalysis, AbuseSettings, analyze_and_store
 from dnsvigil.abuse.classifier import shipped_dga_scorer
+from dnsvigil.abuse.describe import finding_evidence
 from dnsvigil.demo.registration_files import write_registration_files
 from dnsvigil.demo.registration_world import build_world
 from dnsvigil.demo.run import ingest_registration_files
 from dnsvigil.errors import OutputError
-from dnsvigil.report.abuse_data import DESCRIPTIONS, FLOWS_SCHEMA, AbuseTables
+from dnsvigil.report.abuse_data import DESCRIPTIONS, FLOWS_SCHEMA, AbuseTables, registrar_names
 from dnsvigil.report.abuse_report import write_abuse_report
 from dnsvigil.store.warehouse import Warehouse
 from tests.cli.runner import dnsvigil
@@ -216,6 +217,8 @@ def test_page_shows_every_finding_and_chart(reported: Reported) -> None:
         name = finding.evidence.get("registrar_name") or finding.evidence["entity_name"]
         label = f"{name} ({finding.subject})" if name != finding.subject else finding.subject
         assert f'<td class="name">{escape(label)}</td>' in html, label
+        said = finding_evidence(finding, registrar_names(reported.analysis))  # as the command line says it
+        assert f'<td class="evidence">{escape(said)}</td>' in html, said
     assert html.count('<td class="month">') == len(reported.analysis.findings)
     for title in TITLES:
         assert f">{escape(title)}</h3>" in html

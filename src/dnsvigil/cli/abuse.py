@@ -15,7 +15,6 @@ from dnsvigil.config import find_setting
 
 if TYPE_CHECKING:
     from dnsvigil.abuse.analyze import AbuseAnalysis
-    from dnsvigil.findings import Finding
 
 app = typer.Typer(
     help="Registration abuse: rates per TLD and registrar, concentration, mitigation, flocking.",
@@ -219,29 +218,17 @@ def _print(result: AbuseAnalysis, home: str) -> None:
             f"first in {first.listed_first:,} of {first.races:,} shared; median lag {lag}",
             highlight=False,
         )
+    from dnsvigil.abuse.describe import finding_evidence, finding_subject
+    from dnsvigil.report.abuse_data import registrar_names
+
+    names = registrar_names(result)
     for finding in result.findings:
-        stdout.print(_finding_line(finding), highlight=False)
-
-
-def _finding_line(finding: Finding) -> str:
-    """One line saying what a registration-abuse finding found."""
-    evidence = finding.evidence
-    if finding.code == "ABUSE.DISPROPORTIONATE":
-        return (
-            f"{finding.code} {evidence['month']}: {evidence['registrar_name']} ({finding.subject}) holds "
-            f"{evidence['malicious_share']:.1%} of malicious registrations, {evidence['managed_share']:.2%} "
-            f"of domains under management (p = {evidence['p_value']:.2g})"
+        stdout.print(
+            f"{finding.code} {finding.evidence['month']}: {finding_subject(finding)}: "
+            f"{finding_evidence(finding, names)}",
+            highlight=False,
+            markup=False,
         )
-    entity_type = finding.subject_type.value
-    flows = evidence.get("went_to") or evidence.get("came_from") or []
-    towards = "to" if evidence["direction"] == "fall" else "from"
-    moved = ", ".join(f"{flow[entity_type]} {flow['share']:.0%}" for flow in flows[:3])
-    return (
-        f"{finding.code} {evidence['month']}: {evidence['entity_name'] or finding.subject} "
-        f"({finding.subject}) {evidence['direction']}s from {evidence['previous_share']:.0%} to "
-        f"{evidence['share']:.0%} of malicious registrations (p = {evidence['p_value']:.2g})"
-        + (f"; moved {towards} {moved}" if moved else "")
-    )
 
 
 app.command("report")(abuse_report.report)

@@ -22,6 +22,7 @@ from markupsafe import Markup
 from plotly.subplots import make_subplots
 
 from dnsvigil.abuse.analyze import AbuseAnalysis
+from dnsvigil.abuse.describe import finding_evidence, finding_subject
 from dnsvigil.abuse.mitigation import WITHIN_DAYS
 from dnsvigil.abuse.sources import SECURITY
 from dnsvigil.findings import find_code
@@ -355,6 +356,8 @@ def render_abuse_report(analysis: AbuseAnalysis, tables: AbuseTables, summary: R
         findings=findings,
         codes=[find_code(code) for code in codes],
         names=registrar_names(analysis),
+        subject=finding_subject,
+        evidence=finding_evidence,
         charts=_charts(tables),
         plotly_js=Markup(plotly.offline.get_plotlyjs()),
         data_files=[file for file in summary["files"] if file["table"]],
