@@ -25,14 +25,14 @@ def nxdomain(name: str) -> bytes:
     return struct.pack(">HHHHHH", 7, 0x8183, 1, 0, 0, 0) + b.dns_name(name) + struct.pack(">HH", 1, 1)
 
 
-def flood(first_second: int, seconds: int) -> list[bytes]:
-    """40 NXDOMAIN answers a second for unique labels under victim.example."""
+def flood(first_second: int, seconds: int, zone: str = "victim.example") -> list[bytes]:
+    """40 NXDOMAIN answers a second for unique labels under `zone`."""
     return [
         b.TapMessage(
             message_type=b.AUTH_RESPONSE,
             query_time=None,
             response_time=(START + first_second + index // 40, (index % 40) * 1000),
-            response_message=nxdomain(f"r{first_second}x{index}.victim.example"),
+            response_message=nxdomain(f"r{first_second}x{index}.{zone}"),
         ).encode()
         for index in range(40 * seconds)
     ]
@@ -72,3 +72,16 @@ def test_an_attack_is_alerted_once_even_across_a_restart(home: Path) -> None:
     store(warehouse, flood(60, 2))
     (again,) = live.run()
     assert again.first_seen > news.last_seen
+
+
+def test_a_flood_stored_late_into_windows_already_judged_is_found(home: Path) -> None:
+    """Rows of closed windows are kept between runs; a capture stored late reopens its windows."""
+    warehouse = Warehouse.open(home, create=True)
+    alerts: list[Finding] = []
+    live = detection(warehouse, alerts)
+    store(warehouse, flood(0, 8))
+    (first,) = live.run()
+    assert first.subject == "victim.example"
+    store(warehouse, flood(1, 3, zone="late.example"))  # seconds 1-3: windows closed at the last run
+    (late,) = live.run()
+    assert (late.subject, late.evidence["windows"]) == ("late.example", 3)

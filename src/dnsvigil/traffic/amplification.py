@@ -16,6 +16,7 @@ resolver relaying a random-subdomain flood against a signed zone gets large NSEC
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dnsvigil.findings import Finding, FindingCode, Severity, SubjectType, register_code
@@ -121,10 +122,18 @@ class AmplificationDetector:
 
     def detect(self, runner: SqlRunner, window: TimeWindow) -> list[Finding]:
         """The addresses amplified responses were reflected at in `window`, one finding per episode."""
+        return self.judge(runner, self.window_rows(runner, window))
+
+    def window_rows(self, runner: SqlRunner, window: TimeWindow) -> list[Row]:
+        """Per address and window: UDP responses and queries sent its way, their bytes and kinds."""
         udp, params = _udp_sql(window, self.window_seconds)
         rows: list[Row] = runner.arrow(
             _WINDOWS_SQL.format(udp=udp), [*params, self.min_responses]
         ).to_pylist()
+        return rows
+
+    def judge(self, runner: SqlRunner, rows: Sequence[Row]) -> list[Finding]:
+        """The reflections among `rows`: both thresholds crossed and mostly positive answers."""
         flagged = [
             row
             for row in rows

@@ -7,7 +7,7 @@ the warehouse's engine, and stores each detector's findings as one idempotent co
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dnsvigil.config import read_int, read_share
@@ -89,6 +89,7 @@ def detect_and_store(
     window: TimeWindow,
     *,
     threads: int | None = None,
+    detect: Callable[[TrafficDetector, SqlRunner, TimeWindow], list[Finding]] | None = None,
 ) -> DetectionRun:
     """Run `detectors` over the messages stored in `window`; commit each detector's findings.
 
@@ -99,6 +100,8 @@ def detect_and_store(
         detectors: the detectors to run.
         window: the span of stored traffic they read.
         threads: DuckDB threads for the run; every core when None (live mode leaves some to receiving).
+        detect: how to run one detector (live mode reuses the rows of closed windows); `detector.detect`
+            when None.
 
     Raises:
         NothingReadError: no message is stored in `window`.
@@ -111,7 +114,10 @@ def detect_and_store(
                 f"{warehouse.home}: no DNS messages stored{_described(window)}",
                 hint="ingest captures first (`dnsvigil ingest pcap ...`), or widen --since/--until",
             )
-        found = [(detector, detector.detect(engine, window)) for detector in detectors]
+        found = [
+            (detector, detect(detector, engine, window) if detect else detector.detect(engine, window))
+            for detector in detectors
+        ]
     finally:
         engine.close()
     stored = sum(store_findings(warehouse, findings, run=repr(detector)) for detector, findings in found)

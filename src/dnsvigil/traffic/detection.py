@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from dnsvigil.errors import UsageError
 from dnsvigil.findings import Finding
@@ -32,6 +32,11 @@ Row = dict[str, Any]
 def instant_of_ns(nanoseconds: int) -> datetime:
     """A UTC datetime from nanoseconds since the epoch (to the microsecond, all `datetime` holds)."""
     return _EPOCH + timedelta(microseconds=nanoseconds // 1000)
+
+
+def ns_of_instant(moment: datetime) -> int:
+    """Nanoseconds since the epoch of a timezone-aware datetime (`instant_of_ns` the other way)."""
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,4 +177,27 @@ class TrafficDetector(Protocol):
 
     def detect(self, runner: SqlRunner, window: TimeWindow) -> list[Finding]:
         """The findings in `window` of `dns_messages`, sorted by subject then time."""
+        ...
+
+
+@runtime_checkable
+class WindowByWindowDetector(TrafficDetector, Protocol):
+    """A detector whose windows are judged each on its own: no baseline across windows.
+
+    Its rows for a span are the rows of the span's windows computed apart, so a live watcher keeps the
+    rows of windows that can no longer change and computes only the newest (`watch.window_rows`).
+    """
+
+    @property
+    def window_seconds(self) -> int:
+        """Width of a counting window."""
+        ...
+
+    def window_rows(self, runner: SqlRunner, window: TimeWindow) -> list[Row]:
+        """One row per (subject, window number `bucket`) of `window` that may cross the thresholds;
+        `window` must start at a window boundary."""
+        ...
+
+    def judge(self, runner: SqlRunner, rows: Sequence[Row]) -> list[Finding]:
+        """The findings of `rows` (from `window_rows`, of any windows, in any order)."""
         ...

@@ -13,6 +13,7 @@ error), and only the (zone, window) pairs over the volume thresholds leave the e
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dnsvigil.findings import Finding, FindingCode, Severity, SubjectType, register_code
@@ -94,12 +95,20 @@ class RandomSubdomainDetector:
 
     def detect(self, runner: SqlRunner, window: TimeWindow) -> list[Finding]:
         """The random-subdomain floods in `window`, one finding per zone and run of flagged windows."""
+        return self.judge(runner, self.window_rows(runner, window))
+
+    def window_rows(self, runner: SqlRunner, window: TimeWindow) -> list[Row]:
+        """Per zone and window: lookups, failures, children and sources, where the volume may be a flood."""
         zone_rows, params = zone_rows_sql(window, self.window_seconds)
         failures = f"{RCODE_SERVFAIL}, {RCODE_NXDOMAIN}"
         rows: list[Row] = runner.arrow(
             _WINDOWS_SQL.format(failures=failures, zone_rows=zone_rows),
             [*params, self.min_qps * self.window_seconds, self.min_children],
         ).to_pylist()
+        return rows
+
+    def judge(self, runner: SqlRunner, rows: Sequence[Row]) -> list[Finding]:
+        """The floods among `rows`: every threshold crossed, consecutive windows one finding."""
         flagged = [row for row in rows if all(crossing.crossed for crossing in self._crossings(row))]
         return [self._finding(runner, run) for run in episodes(flagged, key=lambda row: str(row["zone"]))]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dnsvigil.findings import Finding
-from dnsvigil.traffic.detection import NS_PER_SECOND, TimeWindow, instant_of_ns
+from dnsvigil.traffic.detection import NS_PER_SECOND, TimeWindow, instant_of_ns, ns_of_instant
 
 MAX_LOOKBACK_SPANS = 6
 """How many detection spans back an open incident may hold the span's start; beyond, the start moves on."""
@@ -98,13 +98,9 @@ def detection_span(
     since_ns = (latest_ns - span_seconds * NS_PER_SECOND) // width * width
     if open_since is not None:
         floor_ns = latest_ns - MAX_LOOKBACK_SPANS * span_seconds * NS_PER_SECOND
-        start_ns = max(_ns_of(open_since), floor_ns)
+        start_ns = max(ns_of_instant(open_since), floor_ns)
         since_ns = min(since_ns, start_ns // width * width)
     return TimeWindow(instant_of_ns(max(since_ns, 0)), None)
-
-
-def _ns_of(moment: datetime) -> int:
-    return (moment - instant_of_ns(0)) // timedelta(microseconds=1) * 1000
 
 
 def finding_json(finding: Finding) -> dict[str, object]:

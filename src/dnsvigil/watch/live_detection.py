@@ -18,11 +18,13 @@ from dnsvigil.errors import DnsvigilError, NothingReadError
 from dnsvigil.findings import Finding
 from dnsvigil.store.engine import DuckDBEngine
 from dnsvigil.store.schema import DNS_MESSAGES, FINDINGS
+from dnsvigil.store.sql import SqlRunner
 from dnsvigil.store.warehouse import Warehouse
 from dnsvigil.traffic.detect import detect_and_store
-from dnsvigil.traffic.detection import TimeWindow, TrafficDetector, instant_of_ns
+from dnsvigil.traffic.detection import TimeWindow, TrafficDetector, WindowByWindowDetector, instant_of_ns
 from dnsvigil.watch.alerts import MAX_LOOKBACK_SPANS, AlertTracker, detection_span
 from dnsvigil.watch.stats import WatchStats
+from dnsvigil.watch.window_rows import WindowRows
 
 FILES_READ_AT_START = 16
 """Most recent committed files whose footers give the latest message time when a watcher starts."""
@@ -32,37 +34,46 @@ dnstap writer thread waiting for one, and the server drops what its queue cannot
 
 
 class StoredTimeline:
-    """The latest message time in `dns_messages`, read from the footers of newly committed files."""
+    """The latest message time in `dns_messages`, read from the footers of newly committed files; and the
+    earliest message time of the files new at the last refresh (to tell messages stored late)."""
 
     def __init__(self, warehouse: Warehouse) -> None:
         self._warehouse = warehouse
         self._files_seen = max(len(warehouse.files(DNS_MESSAGES.name)) - FILES_READ_AT_START, 0)
         self.latest_ns: int | None = None
+        self.earliest_new_ns: int | None = None
 
     def refresh(self) -> int | None:
         """The latest message time (nanoseconds since the epoch), reading the files new since last time."""
         files = self._warehouse.files(DNS_MESSAGES.name)
+        self.earliest_new_ns = None
         for stored in files[self._files_seen :]:
-            newest = _newest_ts_ns(self._warehouse, stored.path)
-            if newest is not None and (self.latest_ns is None or newest > self.latest_ns):
+            span = _ts_span_ns(self._warehouse, stored.path)
+            if span is None:
+                continue
+            earliest, newest = span
+            if self.latest_ns is None or newest > self.latest_ns:
                 self.latest_ns = newest
+            if self.earliest_new_ns is None or earliest < self.earliest_new_ns:
+                self.earliest_new_ns = earliest
         self._files_seen = len(files)
         return self.latest_ns
 
 
-def _newest_ts_ns(warehouse: Warehouse, path: str) -> int | None:
+def _ts_span_ns(warehouse: Warehouse, path: str) -> tuple[int, int] | None:
+    """The earliest and latest `ts` of a stored file, from its footer's statistics."""
     try:
         metadata = pq.read_metadata(warehouse.home / path)
     except OSError:
         return None  # the catalog lists it, so it is there; a read error is told by the detectors' run
     column = metadata.schema.to_arrow_schema().get_field_index("ts")
-    newest: int | None = None
+    span: tuple[int, int] | None = None
     for group in range(metadata.num_row_groups):
         statistics = metadata.row_group(group).column(column).statistics
         if statistics is not None and statistics.has_min_max:
-            value = int(statistics.max_raw)
-            newest = value if newest is None else max(newest, value)
-    return newest
+            low, high = int(statistics.min_raw), int(statistics.max_raw)
+            span = (low, high) if span is None else (min(span[0], low), max(span[1], high))
+    return span
 
 
 class LiveDetection:
@@ -98,6 +109,7 @@ class LiveDetection:
         self._notice = notice
         self._timeline = StoredTimeline(warehouse)
         self._tracker = AlertTracker(quiet_seconds=span_seconds)
+        self._windows = WindowRows()
         self._remember_stored_findings()
 
     def _remember_stored_findings(self) -> None:
@@ -128,6 +140,8 @@ class LiveDetection:
         latest_ns = self._timeline.refresh()
         if latest_ns is None:
             return []
+        if self._timeline.earliest_new_ns is not None:
+            self._windows.reopen(self._timeline.earliest_new_ns)
         latest = instant_of_ns(latest_ns)
         span = detection_span(
             latest_ns,
@@ -136,7 +150,13 @@ class LiveDetection:
             open_since=self._tracker.open_since(latest, self._window_seconds),
         )
         try:
-            run = detect_and_store(self._warehouse, self._detectors, span, threads=DETECTION_THREADS)
+            run = detect_and_store(
+                self._warehouse,
+                self._detectors,
+                span,
+                threads=DETECTION_THREADS,
+                detect=lambda detector, runner, window: self._detect(detector, runner, window, latest_ns),
+            )
         except NothingReadError:
             return []
         except (DnsvigilError, OSError) as error:
@@ -151,6 +171,14 @@ class LiveDetection:
         for finding in news:
             self._alert(finding)
         return news
+
+    def _detect(
+        self, detector: TrafficDetector, runner: SqlRunner, span: TimeWindow, latest_ns: int
+    ) -> list[Finding]:
+        """Run one detector, from the kept rows of closed windows when it judges window by window."""
+        if isinstance(detector, WindowByWindowDetector):
+            return detector.judge(runner, self._windows.rows(detector, runner, span, latest_ns))
+        return detector.detect(runner, span)
 
 
 def _described(span: TimeWindow) -> str:

@@ -1,0 +1,75 @@
+"""Rows of counting windows that can no longer change, kept between live detection runs.
+
+A live run judges the last `watch_detection_window_seconds` of stored traffic, and reading all of it back
+costs about 0.9 µs a message (`benchmarks/DETECT.md`): ten minutes of a busy server is tens of millions of
+messages a run. But a detector that judges each window on its own (`WindowByWindowDetector`) gives the same
+rows for a window however often it is asked, once no more messages can arrive in it. So the rows of
+closed windows are kept, and a run computes only the windows since; rows of windows that left the span are
+forgotten. A window is closed once the latest stored message lies `SETTLE_WINDOWS` windows past it; a
+commit holding a message older than that (a capture stored late) reopens every window from that message's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dnsvigil.store.sql import SqlRunner
+from dnsvigil.traffic.detection import (
+    NS_PER_SECOND,
+    Row,
+    TimeWindow,
+    WindowByWindowDetector,
+    instant_of_ns,
+    ns_of_instant,
+)
+
+SETTLE_WINDOWS = 1
+"""Windows after the one holding the latest message in which messages may still arrive (out of order)."""
+
+
+@dataclass(slots=True)
+class _Kept:
+    """The rows of windows `first` .. `end` - 1 (those windows hold no other rows)."""
+
+    first: int
+    end: int
+    rows: list[Row] = field(default_factory=list)
+
+
+class WindowRows:
+    """Kept rows of closed windows, per detector."""
+
+    def __init__(self) -> None:
+        self._kept: dict[WindowByWindowDetector, _Kept] = {}
+
+    def rows(
+        self, detector: WindowByWindowDetector, runner: SqlRunner, span: TimeWindow, latest_ns: int
+    ) -> list[Row]:
+        """The rows `detector.window_rows` gives for `span` (which starts at a window boundary), computing
+        only the windows not kept; `latest_ns` is the latest stored message's time."""
+        if span.since is None or span.until is not None:
+            return detector.window_rows(runner, span)  # not a live span: nothing to keep
+        width = detector.window_seconds * NS_PER_SECOND
+        first = ns_of_instant(span.since) // width
+        kept = self._kept.get(detector)
+        if kept is None or not kept.first <= first <= kept.end:
+            kept = _Kept(first, first)
+        else:
+            kept.rows = [row for row in kept.rows if int(row["bucket"]) >= first]
+            kept.first = first
+        fresh = detector.window_rows(runner, TimeWindow(instant_of_ns(kept.end * width), None))
+        answer = kept.rows + fresh
+        closed_end = latest_ns // width - SETTLE_WINDOWS
+        if closed_end > kept.end:
+            kept.rows = kept.rows + [row for row in fresh if int(row["bucket"]) < closed_end]
+            kept.end = closed_end
+        self._kept[detector] = kept
+        return answer
+
+    def reopen(self, since_ns: int) -> None:
+        """Messages from `since_ns` on were stored late: forget the kept rows of their windows and later."""
+        for detector, kept in self._kept.items():
+            window = since_ns // (detector.window_seconds * NS_PER_SECOND)
+            if window < kept.end:
+                kept.end = max(window, kept.first)
+                kept.rows = [row for row in kept.rows if int(row["bucket"]) < kept.end]
