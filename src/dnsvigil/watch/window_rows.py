@@ -3,10 +3,12 @@
 A live run judges the last `watch_detection_window_seconds` of stored traffic, and reading all of it back
 costs about 0.9 µs a message (`benchmarks/DETECT.md`): ten minutes of a busy server is tens of millions of
 messages a run. But a detector that judges each window on its own (`WindowByWindowDetector`) gives the same
-rows for a window however often it is asked, once no more messages can arrive in it. So the rows of
-closed windows are kept, and a run computes only the windows since; rows of windows that left the span are
-forgotten. A window is closed once the latest stored message lies `SETTLE_WINDOWS` windows past it; a
-commit holding a message older than that (a capture stored late) reopens every window from that message's.
+rows for a window however often it is asked, once no more messages arrive in it. So the rows of closed
+windows are kept, and a run computes only the windows since; rows of windows that left the span are
+forgotten. A window is closed once a later message is stored (live traffic comes about in time order); a
+commit holding a message of a closed window (messages a little out of order at a window's edge, a capture
+stored late) reopens that window and every later one, so kept rows are always what the stored messages
+give.
 """
 
 from __future__ import annotations
@@ -22,9 +24,6 @@ from dnsvigil.traffic.detection import (
     instant_of_ns,
     ns_of_instant,
 )
-
-SETTLE_WINDOWS = 1
-"""Windows after the one holding the latest message in which messages may still arrive (out of order)."""
 
 
 @dataclass(slots=True)
@@ -59,7 +58,7 @@ class WindowRows:
             kept.first = first
         fresh = detector.window_rows(runner, TimeWindow(instant_of_ns(kept.end * width), None))
         answer = kept.rows + fresh
-        closed_end = latest_ns // width - SETTLE_WINDOWS
+        closed_end = latest_ns // width  # the windows before the latest message's
         if closed_end > kept.end:
             kept.rows = kept.rows + [row for row in fresh if int(row["bucket"]) < closed_end]
             kept.end = closed_end
