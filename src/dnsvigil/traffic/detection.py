@@ -80,23 +80,6 @@ def window_number_sql(window_seconds: int) -> str:
     return f"(epoch_ns(ts) // {width})"
 
 
-def continuous_median(values: Sequence[float]) -> float:
-    """The median as DuckDB's `quantile_cont(x, 0.5)` computes it: the middle value, or between the two
-    middle ones `low * (1 - 0.5) + high * 0.5`, so a baseline taken here equals one taken in the engine
-    to the bit (`low + 0.5 * (high - low)` can differ in the last place).
-
-    Raises:
-        ValueError: no values.
-    """
-    if not values:
-        raise ValueError("the median of no values")
-    ordered = sorted(values)
-    low, odd = divmod(len(ordered) - 1, 2)
-    if not odd:
-        return float(ordered[low])
-    return float(ordered[low] * (1 - 0.5) + ordered[low + 1] * 0.5)
-
-
 @dataclass(frozen=True, slots=True)
 class Crossing:
     """One threshold a finding crossed: the setting, its value, what was observed and by how much.

@@ -14,7 +14,6 @@ its victim's NXDOMAIN share, so that zone usually carries both findings.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,7 +24,6 @@ from dnsvigil.traffic.detection import (
     Crossing,
     Row,
     TimeWindow,
-    continuous_median,
     crossings_evidence,
     episodes,
     instant_of_ns,
@@ -48,24 +46,19 @@ NXDOMAIN_SURGE = register_code(
 )
 
 _WINDOWS_SQL = f"""
-SELECT zone, bucket, count(*) AS responses, count(*) FILTER (WHERE rcode = {RCODE_NXDOMAIN}) AS nxdomain,
-       nxdomain / responses AS share, epoch_ns(min(ts)) AS first_ns, epoch_ns(max(ts)) AS last_ns
-FROM ({{zone_rows}}) WHERE qr GROUP BY zone, bucket HAVING count(*) >= {BASELINE_MIN_RESPONSES}
+WITH counts AS (
+    SELECT zone, bucket, count(*) AS responses, count(*) FILTER (WHERE rcode = {RCODE_NXDOMAIN}) AS nxdomain,
+           nxdomain / responses AS share, epoch_ns(min(ts)) AS first_ns, epoch_ns(max(ts)) AS last_ns
+    FROM ({{zone_rows}}) WHERE qr GROUP BY zone, bucket HAVING count(*) >= {BASELINE_MIN_RESPONSES}),
+medians AS (SELECT zone, quantile_cont(share, 0.5)::DOUBLE AS median, count(*) AS baseline_windows
+            FROM counts GROUP BY zone),
+baselines AS (
+    SELECT zone, median, baseline_windows, quantile_cont(abs(share - median), 0.5)::DOUBLE AS mad
+    FROM counts JOIN medians USING (zone) GROUP BY zone, median, baseline_windows)
+SELECT counts.*, median, mad, baseline_windows FROM counts JOIN baselines USING (zone)
+WHERE responses >= ? AND baseline_windows >= ? AND share - median >= ?
+  AND share - median >= ? * greatest({MAD_TO_SIGMA} * mad, {MIN_SIGMA})
 """
-
-
-def _with_baselines(rows: Sequence[Row]) -> list[Row]:
-    """Each row with its zone's baseline: the median share, the MAD of the shares, and how many windows
-    they were taken over."""
-    by_zone: dict[str, list[Row]] = defaultdict(list)
-    for row in rows:
-        by_zone[str(row["zone"])].append(row)
-    judged = []
-    for windows in by_zone.values():
-        median = continuous_median([row["share"] for row in windows])
-        mad = continuous_median([abs(row["share"] - median) for row in windows])
-        judged += [{**row, "median": median, "mad": mad, "baseline_windows": len(windows)} for row in windows]
-    return judged
 
 
 def _deepest(rows: Sequence[Row]) -> list[Row]:
@@ -107,20 +100,12 @@ class NxdomainSurgeDetector:
 
     def detect(self, runner: SqlRunner, window: TimeWindow) -> list[Finding]:
         """The NXDOMAIN surges in `window`, one finding per zone and run of surging windows."""
-        return self.judge(runner, self.window_rows(runner, window))
-
-    def window_rows(self, runner: SqlRunner, window: TimeWindow) -> list[Row]:
-        """Per zone and window with enough responses for a baseline: responses, NXDOMAIN, their share."""
         zone_rows, params = zone_rows_sql(window, self.window_seconds, with_apex=True)
-        rows: list[Row] = runner.arrow(_WINDOWS_SQL.format(zone_rows=zone_rows), params).to_pylist()
-        return rows
-
-    def judge(self, runner: SqlRunner, rows: Sequence[Row]) -> list[Finding]:
-        """The surges among `rows`: each zone against the baseline of its own windows among them."""
-        surging = [
-            row for row in _with_baselines(rows) if all(crossing.crossed for crossing in self._crossings(row))
-        ]
-        return [self._finding(run) for run in episodes(_deepest(surging), key=lambda row: str(row["zone"]))]
+        rows: list[Row] = runner.arrow(
+            _WINDOWS_SQL.format(zone_rows=zone_rows),
+            [*params, self.min_responses, self.min_baseline_windows, self.min_rise, self.mad_k],
+        ).to_pylist()
+        return [self._finding(run) for run in episodes(_deepest(rows), key=lambda row: str(row["zone"]))]
 
     def _crossings(self, row: Row) -> list[Crossing]:
         rise = row["share"] - row["median"]
