@@ -22,7 +22,7 @@ from markupsafe import Markup
 from plotly.subplots import make_subplots
 
 from dnsvigil.abuse.analyze import AbuseAnalysis
-from dnsvigil.abuse.describe import finding_evidence, finding_subject
+from dnsvigil.abuse.describe import finding_evidence, finding_subject, labelled
 from dnsvigil.abuse.mitigation import WITHIN_DAYS
 from dnsvigil.abuse.sources import SECURITY
 from dnsvigil.findings import find_code
@@ -59,10 +59,6 @@ def _month(day: date) -> str:
     return day.strftime("%Y-%m")
 
 
-def _label(entity: str, name: str | None) -> str:
-    return f"{name} ({entity})" if name and name != entity else entity
-
-
 def _colour(index: int) -> str:
     return str(PALETTE[index % len(PALETTE)])
 
@@ -75,7 +71,7 @@ def _rates_chart(rows: Sequence[Row], div_id: str) -> Markup | None:
     if not rows:
         return None
     figure = go.Figure()
-    by_registrar = _grouped(rows, lambda row: _label(row["entity"], row["entity_name"]))
+    by_registrar = _grouped(rows, lambda row: labelled(row["entity"], row["entity_name"]))
     for index, (label, points) in enumerate(by_registrar.items()):
         rates = [point["rate_per_10k"] for point in points]
         low = [rate - point["low_per_10k"] for point, rate in zip(points, rates, strict=True)]
@@ -141,7 +137,7 @@ def _shares_chart(tables: AbuseTables, entity_type: str) -> Markup | None:
         return None
     months = sorted({row["month"] for row in rows})
     figure = go.Figure()
-    by_entity = _grouped(rows, lambda row: _label(row["entity"], row["entity_name"]))
+    by_entity = _grouped(rows, lambda row: labelled(row["entity"], row["entity_name"]))
     for index, (label, points) in enumerate(by_entity.items()):
         share = {point["month"]: point["share"] for point in points}
         figure.add_trace(
@@ -175,7 +171,7 @@ def _flows_chart(tables: AbuseTables, entity_type: str) -> Markup | None:
     labels: dict[str, str] = {}
 
     def node(entity: str, name: str | None, month: date) -> int:
-        labels.setdefault(entity, _label(entity, name))
+        labels.setdefault(entity, labelled(entity, name))
         return nodes.setdefault((entity, month), len(nodes))
 
     links = [
@@ -231,7 +227,7 @@ def _mitigation_chart(tables: AbuseTables) -> Markup | None:
     if not rows:
         return None
     labels = [
-        "all listed domains" if row["entity_type"] == "all" else _label(row["entity"], row["entity_name"])
+        "all listed domains" if row["entity_type"] == "all" else labelled(row["entity"], row["entity_name"])
         for row in rows
     ]
     figure = make_subplots(rows=1, cols=2, column_widths=[0.65, 0.35])
