@@ -152,6 +152,9 @@ class AbuseRunner:
         ):
             self.connection.register(schema.name, _table(schema, rows))
 
-    def arrow(self, sql: str, params: list[object] | None = None) -> pa.Table:
+    def arrow(
+        self, sql: str, params: list[object] | None = None, *, tables: Mapping[str, pa.Table] | None = None
+    ) -> pa.Table:
+        assert not tables, "abuse analyzers keep no tables of their own"
         result: pa.Table = self.connection.sql(sql, params=params or None).to_arrow_table()
         return result

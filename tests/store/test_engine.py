@@ -6,6 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from dnsvigil.errors import QueryError, UsageError
@@ -115,3 +116,16 @@ def test_a_memory_limit_that_is_no_size_is_a_usage_error(home: Path, monkeypatch
     with pytest.raises(UsageError, match="DNSVIGIL_QUERY_MEMORY_LIMIT") as raised:
         DuckDBEngine(Warehouse.open(home, create=True))
     assert "8GB" in (raised.value.hint or "")
+
+
+def test_an_analyzers_own_tables_are_seen_by_its_statement_only(home: Path) -> None:
+    engine = DuckDBEngine(Warehouse.open(home, create=True))
+    kept = pa.table({"bucket": [1, 2, 2], "queries": [5, 7, 9]})
+    summed = engine.arrow(
+        "SELECT bucket, sum(queries) AS queries FROM kept WHERE bucket >= ? GROUP BY bucket",
+        [2],
+        tables={"kept": kept},
+    )
+    assert summed.to_pylist() == [{"bucket": 2, "queries": 16}]
+    with pytest.raises(QueryError, match="kept"):
+        engine.arrow("SELECT * FROM kept")

@@ -111,8 +111,16 @@ class TableRunner:
         self.connection.register(DNS_MESSAGES.name, table)
         self.statements: list[str] = []
 
-    def arrow(self, sql: str, params: list[object] | None = None) -> pa.Table:
+    def arrow(
+        self, sql: str, params: list[object] | None = None, *, tables: Mapping[str, pa.Table] | None = None
+    ) -> pa.Table:
         """Run `sql` and keep it, so tests can check what an analyzer asked."""
         self.statements.append(sql)
-        result: pa.Table = self.connection.sql(sql, params=params or None).to_arrow_table()
+        for name, table in (tables or {}).items():
+            self.connection.register(name, table)
+        try:
+            result: pa.Table = self.connection.sql(sql, params=params or None).to_arrow_table()
+        finally:
+            for name in tables or {}:
+                self.connection.unregister(name)
         return result

@@ -8,6 +8,8 @@ and their queries run side by side (the web app's requests do).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import duckdb
 import pyarrow as pa
 
@@ -66,10 +68,14 @@ class DuckDBEngine:
                 hint="write it like 8GB or 512MB",
             ) from None
 
-    def arrow(self, sql: str, params: list[object] | None = None) -> pa.Table:
-        """Run trusted SQL (an analyzer's) and return the result as an Arrow table."""
+    def arrow(
+        self, sql: str, params: list[object] | None = None, *, tables: Mapping[str, pa.Table] | None = None
+    ) -> pa.Table:
+        """Run trusted SQL (an analyzer's), seeing `tables` by name, and return the result as Arrow."""
         with self.connection.cursor() as cursor:
             try:
+                for name, own in (tables or {}).items():
+                    cursor.register(name, own)  # the cursor's session only: other threads never see it
                 relation = cursor.sql(sql, params=params or None)
                 table: pa.Table = relation.to_arrow_table() if relation is not None else pa.table({})
             except duckdb.Error as error:

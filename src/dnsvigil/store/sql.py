@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 import pyarrow as pa
@@ -15,12 +16,16 @@ class SqlRunner(Protocol):
     analyzer runs on embedded DuckDB, on a distributed engine, or on a test double over a hand-made table.
     """
 
-    def arrow(self, sql: str, params: list[object] | None = None) -> pa.Table:
+    def arrow(
+        self, sql: str, params: list[object] | None = None, *, tables: Mapping[str, pa.Table] | None = None
+    ) -> pa.Table:
         """Run trusted SQL with positional `?` parameters and return every result row.
 
         Args:
             sql: one SELECT statement written by an analyzer (never user input).
             params: values bound to the `?` placeholders, in order.
+            tables: the analyzer's own in-memory tables, visible by name to this statement only (rows an
+                analyzer kept from earlier statements, say).
 
         Returns:
             The result as one Arrow table.

@@ -16,8 +16,9 @@ resolver relaying a random-subdomain flood against a signed zone gets large NSEC
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+
+import pyarrow as pa
 
 from dnsvigil.findings import Finding, FindingCode, Severity, SubjectType, register_code
 from dnsvigil.store.sql import SqlRunner
@@ -124,19 +125,16 @@ class AmplificationDetector:
         """The addresses amplified responses were reflected at in `window`, one finding per episode."""
         return self.judge(runner, self.window_rows(runner, window))
 
-    def window_rows(self, runner: SqlRunner, window: TimeWindow) -> list[Row]:
+    def window_rows(self, runner: SqlRunner, window: TimeWindow) -> pa.Table:
         """Per address and window: UDP responses and queries sent its way, their bytes and kinds."""
         udp, params = _udp_sql(window, self.window_seconds)
-        rows: list[Row] = runner.arrow(
-            _WINDOWS_SQL.format(udp=udp), [*params, self.min_responses]
-        ).to_pylist()
-        return rows
+        return runner.arrow(_WINDOWS_SQL.format(udp=udp), [*params, self.min_responses])
 
-    def judge(self, runner: SqlRunner, rows: Sequence[Row]) -> list[Finding]:
+    def judge(self, runner: SqlRunner, rows: pa.Table) -> list[Finding]:
         """The reflections among `rows`: both thresholds crossed and mostly positive answers."""
         flagged = [
             row
-            for row in rows
+            for row in rows.to_pylist()
             if all(crossing.crossed for crossing in self._crossings(row))
             and row["nxdomain_responses"] <= row["responses"] * MAX_NXDOMAIN_SHARE
         ]

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
+import pyarrow as pa
+
 from dnsvigil.errors import UsageError
 from dnsvigil.findings import Finding
 from dnsvigil.store.sql import SqlRunner
@@ -182,10 +184,12 @@ class TrafficDetector(Protocol):
 
 @runtime_checkable
 class WindowByWindowDetector(TrafficDetector, Protocol):
-    """A detector whose windows are judged each on its own: no baseline across windows.
+    """A detector that counts window by window: a window's rows depend on that window's messages only.
 
-    Its rows for a span are the rows of the span's windows computed apart, so a live watcher keeps the
-    rows of windows that can no longer change and computes only the newest (`watch.window_rows`).
+    Judging may still compare windows (a baseline over the span's windows), but from the rows alone, so
+    a live watcher keeps the rows of windows that can no longer change and counts only the newest
+    (`watch.window_rows`). Rows are Arrow: a span's may be millions (one per zone and window), and they
+    go back into the engine for the baselines without crossing into Python.
     """
 
     @property
@@ -193,11 +197,11 @@ class WindowByWindowDetector(TrafficDetector, Protocol):
         """Width of a counting window."""
         ...
 
-    def window_rows(self, runner: SqlRunner, window: TimeWindow) -> list[Row]:
-        """One row per (subject, window number `bucket`) of `window` that may cross the thresholds;
-        `window` must start at a window boundary."""
+    def window_rows(self, runner: SqlRunner, window: TimeWindow) -> pa.Table:
+        """One row per (subject, window number `bucket`) of `window` that judging needs; `window` must
+        start at a window boundary."""
         ...
 
-    def judge(self, runner: SqlRunner, rows: Sequence[Row]) -> list[Finding]:
+    def judge(self, runner: SqlRunner, rows: pa.Table) -> list[Finding]:
         """The findings of `rows` (from `window_rows`, of any windows, in any order)."""
         ...

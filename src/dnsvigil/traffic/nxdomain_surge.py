@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pyarrow as pa
+
 from dnsvigil.findings import Finding, FindingCode, Severity, SubjectType, register_code
 from dnsvigil.store.sql import SqlRunner
 from dnsvigil.traffic.detection import (
@@ -46,16 +48,18 @@ NXDOMAIN_SURGE = register_code(
 )
 
 _WINDOWS_SQL = f"""
-WITH counts AS (
-    SELECT zone, bucket, count(*) AS responses, count(*) FILTER (WHERE rcode = {RCODE_NXDOMAIN}) AS nxdomain,
-           nxdomain / responses AS share, epoch_ns(min(ts)) AS first_ns, epoch_ns(max(ts)) AS last_ns
-    FROM ({{zone_rows}}) WHERE qr GROUP BY zone, bucket HAVING count(*) >= {BASELINE_MIN_RESPONSES}),
-medians AS (SELECT zone, quantile_cont(share, 0.5)::DOUBLE AS median, count(*) AS baseline_windows
-            FROM counts GROUP BY zone),
+SELECT zone, bucket, count(*) AS responses, count(*) FILTER (WHERE rcode = {RCODE_NXDOMAIN}) AS nxdomain,
+       nxdomain / responses AS share, epoch_ns(min(ts)) AS first_ns, epoch_ns(max(ts)) AS last_ns
+FROM ({{zone_rows}}) WHERE qr GROUP BY zone, bucket HAVING count(*) >= {BASELINE_MIN_RESPONSES}
+"""
+
+_SURGES_SQL = f"""
+WITH medians AS (SELECT zone, quantile_cont(share, 0.5)::DOUBLE AS median, count(*) AS baseline_windows
+                 FROM window_counts GROUP BY zone),
 baselines AS (
     SELECT zone, median, baseline_windows, quantile_cont(abs(share - median), 0.5)::DOUBLE AS mad
-    FROM counts JOIN medians USING (zone) GROUP BY zone, median, baseline_windows)
-SELECT counts.*, median, mad, baseline_windows FROM counts JOIN baselines USING (zone)
+    FROM window_counts JOIN medians USING (zone) GROUP BY zone, median, baseline_windows)
+SELECT window_counts.*, median, mad, baseline_windows FROM window_counts JOIN baselines USING (zone)
 WHERE responses >= ? AND baseline_windows >= ? AND share - median >= ?
   AND share - median >= ? * greatest({MAD_TO_SIGMA} * mad, {MIN_SIGMA})
 """
@@ -100,12 +104,21 @@ class NxdomainSurgeDetector:
 
     def detect(self, runner: SqlRunner, window: TimeWindow) -> list[Finding]:
         """The NXDOMAIN surges in `window`, one finding per zone and run of surging windows."""
+        return self.judge(runner, self.window_rows(runner, window))
+
+    def window_rows(self, runner: SqlRunner, window: TimeWindow) -> pa.Table:
+        """Per zone and window with enough responses for a baseline: responses, NXDOMAIN, their share."""
         zone_rows, params = zone_rows_sql(window, self.window_seconds, with_apex=True)
-        rows: list[Row] = runner.arrow(
-            _WINDOWS_SQL.format(zone_rows=zone_rows),
-            [*params, self.min_responses, self.min_baseline_windows, self.min_rise, self.mad_k],
+        return runner.arrow(_WINDOWS_SQL.format(zone_rows=zone_rows), params)
+
+    def judge(self, runner: SqlRunner, rows: pa.Table) -> list[Finding]:
+        """The surges among `rows`, each zone against the baseline of its windows in `rows`."""
+        surging: list[Row] = runner.arrow(
+            _SURGES_SQL,
+            [self.min_responses, self.min_baseline_windows, self.min_rise, self.mad_k],
+            tables={"window_counts": rows},
         ).to_pylist()
-        return [self._finding(run) for run in episodes(_deepest(rows), key=lambda row: str(row["zone"]))]
+        return [self._finding(run) for run in episodes(_deepest(surging), key=lambda row: str(row["zone"]))]
 
     def _crossings(self, row: Row) -> list[Crossing]:
         rise = row["share"] - row["median"]

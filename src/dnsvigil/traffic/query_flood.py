@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pyarrow as pa
+
 from dnsvigil.findings import Finding, FindingCode, Severity, SubjectType, register_code
 from dnsvigil.store.sql import SqlRunner
 from dnsvigil.traffic.detection import (
@@ -63,19 +65,22 @@ _QUERIES_SQL = (
 )
 
 _WINDOWS_SQL = """
-WITH queries AS ({queries}),
-counts AS (
-    SELECT level, entity, prefix, bucket, count(*) AS queries, approx_count_distinct(src_addr) AS addresses,
-           epoch_ns(min(ts)) AS first_ns, epoch_ns(max(ts)) AS last_ns
-    FROM (SELECT *, 'address' AS level, src_addr AS entity FROM queries
-          UNION ALL SELECT *, 'prefix' AS level, prefix AS entity FROM queries)
-    GROUP BY level, entity, prefix, bucket),
-medians AS (SELECT level, quantile_cont(queries, 0.5)::DOUBLE AS median FROM counts GROUP BY level),
+WITH queries AS ({queries})
+SELECT level, entity, prefix, bucket, count(*) AS queries, approx_count_distinct(src_addr) AS addresses,
+       epoch_ns(min(ts)) AS first_ns, epoch_ns(max(ts)) AS last_ns
+FROM (SELECT *, 'address' AS level, src_addr AS entity FROM queries
+      UNION ALL SELECT *, 'prefix' AS level, prefix AS entity FROM queries)
+GROUP BY level, entity, prefix, bucket
+"""
+
+_FLOODS_SQL = f"""
+WITH medians AS (
+    SELECT level, quantile_cont(queries, 0.5)::DOUBLE AS median FROM window_counts GROUP BY level),
 baselines AS (
     SELECT level, median, quantile_cont(abs(queries - median), 0.5)::DOUBLE AS mad
-    FROM counts JOIN medians USING (level) GROUP BY level, median)
-SELECT counts.*, median, mad FROM counts JOIN baselines USING (level)
-WHERE queries >= ? AND queries >= median + ? * greatest({sigma} * mad, 1.0)
+    FROM window_counts JOIN medians USING (level) GROUP BY level, median)
+SELECT window_counts.*, median, mad FROM window_counts JOIN baselines USING (level)
+WHERE queries >= ? AND queries >= median + ? * greatest({MAD_TO_SIGMA} * mad, 1.0)
 """
 
 _DETAILS_SQL = """
@@ -106,14 +111,23 @@ class QueryFloodDetector:
 
     def detect(self, runner: SqlRunner, window: TimeWindow) -> list[Finding]:
         """The query floods in `window`, one finding per source or network and run of flagged windows."""
+        return self.judge(runner, self.window_rows(runner, window))
+
+    def window_rows(self, runner: SqlRunner, window: TimeWindow) -> pa.Table:
+        """Per source, and per network, and window: the queries sent."""
         queries, params = self._queries_sql(window)
-        sql = _WINDOWS_SQL.format(queries=queries, sigma=MAD_TO_SIGMA)
-        rows: list[Row] = runner.arrow(
-            sql, [*params, self.min_qps * self.window_seconds, self.mad_k]
+        return runner.arrow(_WINDOWS_SQL.format(queries=queries), params)
+
+    def judge(self, runner: SqlRunner, rows: pa.Table) -> list[Finding]:
+        """The floods among `rows`, against the baseline of every source's (or network's) windows."""
+        flagged_rows: list[Row] = runner.arrow(
+            _FLOODS_SQL, [self.min_qps * self.window_seconds, self.mad_k], tables={"window_counts": rows}
         ).to_pylist()
-        alone = {(row["prefix"], row["bucket"]) for row in rows if row["level"] == "address"}
+        alone = {(row["prefix"], row["bucket"]) for row in flagged_rows if row["level"] == "address"}
         flagged = [
-            row for row in rows if row["level"] == "address" or (row["entity"], row["bucket"]) not in alone
+            row
+            for row in flagged_rows
+            if row["level"] == "address" or (row["entity"], row["bucket"]) not in alone
         ]
         runs = episodes(flagged, key=lambda row: f"{row['level']} {row['entity']}")
         return sorted(

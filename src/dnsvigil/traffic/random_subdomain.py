@@ -13,8 +13,9 @@ error), and only the (zone, window) pairs over the volume thresholds leave the e
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+
+import pyarrow as pa
 
 from dnsvigil.findings import Finding, FindingCode, Severity, SubjectType, register_code
 from dnsvigil.store.sql import SqlRunner
@@ -97,19 +98,20 @@ class RandomSubdomainDetector:
         """The random-subdomain floods in `window`, one finding per zone and run of flagged windows."""
         return self.judge(runner, self.window_rows(runner, window))
 
-    def window_rows(self, runner: SqlRunner, window: TimeWindow) -> list[Row]:
+    def window_rows(self, runner: SqlRunner, window: TimeWindow) -> pa.Table:
         """Per zone and window: lookups, failures, children and sources, where the volume may be a flood."""
         zone_rows, params = zone_rows_sql(window, self.window_seconds)
         failures = f"{RCODE_SERVFAIL}, {RCODE_NXDOMAIN}"
-        rows: list[Row] = runner.arrow(
+        return runner.arrow(
             _WINDOWS_SQL.format(failures=failures, zone_rows=zone_rows),
             [*params, self.min_qps * self.window_seconds, self.min_children],
-        ).to_pylist()
-        return rows
+        )
 
-    def judge(self, runner: SqlRunner, rows: Sequence[Row]) -> list[Finding]:
+    def judge(self, runner: SqlRunner, rows: pa.Table) -> list[Finding]:
         """The floods among `rows`: every threshold crossed, consecutive windows one finding."""
-        flagged = [row for row in rows if all(crossing.crossed for crossing in self._crossings(row))]
+        flagged = [
+            row for row in rows.to_pylist() if all(crossing.crossed for crossing in self._crossings(row))
+        ]
         return [self._finding(runner, run) for run in episodes(flagged, key=lambda row: str(row["zone"]))]
 
     def _crossings(self, row: Row) -> list[Crossing]:

@@ -2,23 +2,25 @@
 
 A live run judges the last `watch_detection_window_seconds` of stored traffic, and reading all of it back
 costs about 0.9 µs a message (`benchmarks/DETECT.md`): ten minutes of a busy server is tens of millions of
-messages a run. But a detector that judges each window on its own (`WindowByWindowDetector`) gives the same
-rows for a window however often it is asked, once no more messages arrive in it. So the rows of closed
-windows are kept, and a run computes only the windows since; rows of windows that left the span are
-forgotten. A window is closed once a later message is stored (live traffic comes about in time order); a
-commit holding a message of a closed window (messages a little out of order at a window's edge, a capture
-stored late) reopens that window and every later one, so kept rows are always what the stored messages
-give.
+messages a run. But a detector that counts window by window (`WindowByWindowDetector`) gives the same rows for
+a window however often it is asked, once no more messages arrive in it. So the rows of closed windows are kept
+(as Arrow: they go back to the engine for baselines across windows without crossing into Python), and a run
+counts only the windows since; rows of windows that left the span are forgotten. A window is closed once a
+later message is stored (live traffic comes about in time order); a commit holding a message of a closed
+window (messages a little out of order at a window's edge, a capture stored late) reopens that window and
+every later one, so kept rows are always what the stored messages give.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dnsvigil.store.sql import SqlRunner
 from dnsvigil.traffic.detection import (
     NS_PER_SECOND,
-    Row,
     TimeWindow,
     WindowByWindowDetector,
     instant_of_ns,
@@ -28,11 +30,16 @@ from dnsvigil.traffic.detection import (
 
 @dataclass(slots=True)
 class _Kept:
-    """The rows of windows `first` .. `end` - 1 (those windows hold no other rows)."""
+    """The rows of windows `first` .. `end` - 1 (those windows hold no other rows); None before any."""
 
     first: int
     end: int
-    rows: list[Row] = field(default_factory=list)
+    rows: pa.Table | None = None
+
+    def keep(self, windows: pc.Expression) -> None:
+        """Keep only the rows whose `bucket` the expression selects."""
+        if self.rows is not None:
+            self.rows = self.rows.filter(windows)
 
 
 class WindowRows:
@@ -43,7 +50,7 @@ class WindowRows:
 
     def rows(
         self, detector: WindowByWindowDetector, runner: SqlRunner, span: TimeWindow, latest_ns: int
-    ) -> list[Row]:
+    ) -> pa.Table:
         """The rows `detector.window_rows` gives for `span` (which starts at a window boundary), computing
         only the windows not kept; `latest_ns` is the latest stored message's time."""
         if span.since is None or span.until is not None:
@@ -54,13 +61,14 @@ class WindowRows:
         if kept is None or not kept.first <= first <= kept.end:
             kept = _Kept(first, first)
         else:
-            kept.rows = [row for row in kept.rows if int(row["bucket"]) >= first]
+            kept.keep(pc.field("bucket") >= first)
             kept.first = first
         fresh = detector.window_rows(runner, TimeWindow(instant_of_ns(kept.end * width), None))
-        answer = kept.rows + fresh
+        answer = fresh if kept.rows is None else pa.concat_tables([kept.rows, fresh])
         closed_end = latest_ns // width  # the windows before the latest message's
         if closed_end > kept.end:
-            kept.rows = kept.rows + [row for row in fresh if int(row["bucket"]) < closed_end]
+            closed = fresh.filter(pc.field("bucket") < closed_end)
+            kept.rows = closed if kept.rows is None else pa.concat_tables([kept.rows, closed])
             kept.end = closed_end
         self._kept[detector] = kept
         return answer
@@ -71,4 +79,4 @@ class WindowRows:
             window = since_ns // (detector.window_seconds * NS_PER_SECOND)
             if window < kept.end:
                 kept.end = max(window, kept.first)
-                kept.rows = [row for row in kept.rows if int(row["bucket"]) < kept.end]
+                kept.keep(pc.field("bucket") < kept.end)

@@ -9,6 +9,7 @@ engine, while requests already running finish on the one they started with.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 import pyarrow as pa
@@ -23,9 +24,11 @@ class Snapshot:
     def __init__(self, engine: DuckDBEngine) -> None:
         self._engine = engine
 
-    def arrow(self, sql: str, params: list[object] | None = None) -> pa.Table:
+    def arrow(
+        self, sql: str, params: list[object] | None = None, *, tables: Mapping[str, pa.Table] | None = None
+    ) -> pa.Table:
         """Run trusted, parameterised SQL and return the result as Arrow."""
-        return self._engine.arrow(sql, params)
+        return self._engine.arrow(sql, params, tables=tables)
 
 
 class WarehouseData:
