@@ -1,11 +1,11 @@
 """Run the detectors in a thread of their own, after storing, at most once per interval.
 
-One run reads the whole detection span back from the warehouse: at a busy server's rate it takes as long
-as several batches take to store. A storing thread that waited for it would let the queue fill and drop
-input, so storing only says that rows were stored and goes on. Nor do runs take more than a quarter of the
-time: after a run, the next waits at least three times as long as it took, so that however long the span
-has grown, receiving and storing (and the name server, on a shared machine) keep most of the cores. (At two
-shared cores and a full-rate name server, half the time was too much: storing fell behind and dropped.)
+A run counts the windows not yet closed (`watch.window_rows`) and judges the span: at a busy server's rate
+the open minute alone takes as long as several batches take to store. A storing thread that waited for it
+would let the queue fill and drop input, so storing only says that rows were stored and goes on. Nor do
+runs take more than a quarter of the time: after a run, the next waits at least three times as long as it
+took, so that receiving and storing (and the name server, on a shared machine) keep most of the cores. (At
+two shared cores and a full-rate name server, half the time was too much: storing fell behind and dropped.)
 """
 
 from __future__ import annotations
