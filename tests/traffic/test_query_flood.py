@@ -79,3 +79,16 @@ def test_baseline_multiple_decides() -> None:
     )
     strict = QueryFloodDetector(window_seconds=60, min_qps=1, mad_k=int(deviations) + 1)
     assert "198.18.9.9" not in {finding.subject for finding in run(strict, rows)}
+
+
+def test_a_steady_source_is_not_a_flood_against_its_own_part_windows() -> None:
+    # One source at a steady 150 q/s from 40 s to 140 s: 20, 60 and 20 seconds of it in three windows. Its
+    # part windows (the capture starts and stops inside them) must not be the baseline its whole one is
+    # judged against.
+    rows = query_flood("198.18.9.9", start=40, seconds=100, qps=150)
+    assert run(DETECTOR, rows) == []
+    # A real jump in the middle of a longer steady stream still fires.
+    jump = query_flood("198.18.9.9", start=40, seconds=280, qps=150)
+    jump += query_flood("198.18.9.9", start=180, seconds=60, qps=1500)
+    [finding] = run(DETECTOR, jump)
+    assert finding.subject == "198.18.9.9" and finding.evidence["baseline_median_queries"] == 9000

@@ -4,7 +4,10 @@ The baseline is learnt from the traffic itself: over every (source, window) of t
 median of the query counts and their median absolute deviation (MAD), robust to the few flooding sources
 they are meant to expose. A source's window is a flood when its count lies more than `mad_k` scaled MADs
 above the median (a robust z-score; a MAD below one query counts as one, as counts are whole numbers)
-and its rate reaches `min_qps`, an absolute floor under which no rate is a flood however unusual.
+and its rate reaches `min_qps`, an absolute floor under which no rate is a flood however unusual. The
+span's first and last windows are judged but do not teach the baseline (when it has more than two): a
+capture, or a live stream's newest minute, begins or ends inside them, and their part-window counts would
+pull the median down until a source's steady rate looked like a flood against its own partial windows.
 
 Networks are judged the same way, against their own baseline, at the prefixes response-rate limiting
 keys on: /24 for IPv4, /56 for IPv6. A network is reported only in windows where none of its addresses
@@ -74,11 +77,14 @@ GROUP BY level, entity, prefix, bucket
 """
 
 _FLOODS_SQL = f"""
-WITH medians AS (
-    SELECT level, quantile_cont(queries, 0.5)::DOUBLE AS median FROM window_counts GROUP BY level),
+WITH edges AS (SELECT min(bucket) AS first_bucket, max(bucket) AS last_bucket FROM window_counts),
+learning AS (
+    SELECT window_counts.* FROM window_counts, edges
+    WHERE last_bucket - first_bucket < 2 OR bucket > first_bucket AND bucket < last_bucket),
+medians AS (SELECT level, quantile_cont(queries, 0.5)::DOUBLE AS median FROM learning GROUP BY level),
 baselines AS (
     SELECT level, median, quantile_cont(abs(queries - median), 0.5)::DOUBLE AS mad
-    FROM window_counts JOIN medians USING (level) GROUP BY level, median)
+    FROM learning JOIN medians USING (level) GROUP BY level, median)
 SELECT window_counts.*, median, mad FROM window_counts JOIN baselines USING (level)
 WHERE queries >= ? AND queries >= median + ? * greatest({MAD_TO_SIGMA} * mad, 1.0)
 """
