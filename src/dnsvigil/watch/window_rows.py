@@ -9,6 +9,10 @@ counts only the windows since; rows of windows that left the span are forgotten.
 later message is stored (live traffic comes about in time order); a commit holding a message of a closed
 window (messages a little out of order at a window's edge, a capture stored late) reopens that window and
 every later one, so kept rows are always what the stored messages give.
+
+What is kept is one row per subject and closed window of the span, about 90 bytes each: for query flood,
+every source and network (ten minutes of 10,000 resolvers, about 200,000 rows, 18 MB); for the zone
+detectors, the zones over their volume floors.
 """
 
 from __future__ import annotations
