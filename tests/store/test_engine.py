@@ -129,3 +129,15 @@ def test_an_analyzers_own_tables_are_seen_by_its_statement_only(home: Path) -> N
     assert summed.to_pylist() == [{"bucket": 2, "queries": 16}]
     with pytest.raises(QueryError, match="kept"):
         engine.arrow("SELECT * FROM kept")
+
+
+def test_an_engine_reads_only_the_files_it_is_told_it_wants(home: Path) -> None:
+    warehouse = Warehouse.open(home, create=True)
+    for source, rows, day in (("old", 4, "2023-11-13"), ("new", 3, "2023-11-14")):
+        with warehouse.begin("findings") as write:
+            write.write(_findings_rows(rows), day)
+            write.commit(source, "test")
+    engine = DuckDBEngine(warehouse, wanted=lambda stored: stored.day == "2023-11-14")
+    assert engine.arrow("SELECT count(*) AS n FROM findings").to_pylist() == [{"n": 3}]
+    none = DuckDBEngine(warehouse, wanted=lambda stored: False)
+    assert none.arrow("SELECT count(*) AS n FROM findings").to_pylist() == [{"n": 0}]

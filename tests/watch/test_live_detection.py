@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 from pathlib import Path
 
 from dnsvigil.findings import Finding
+from dnsvigil.store.schema import DNS_MESSAGES
 from dnsvigil.store.warehouse import Warehouse
+from dnsvigil.traffic.detection import NS_PER_SECOND
 from dnsvigil.traffic.random_subdomain import RandomSubdomainDetector
 from dnsvigil.watch.batcher import PendingBatch
-from dnsvigil.watch.live_detection import LiveDetection
+from dnsvigil.watch.live_detection import LiveDetection, StoredTimeline
 from dnsvigil.watch.message_processor import store_batch
 from dnsvigil.watch.stats import WatchStats
 from tests.ingest import dnstap_builder as b
@@ -85,3 +88,20 @@ def test_a_flood_stored_late_into_windows_already_judged_is_found(home: Path) ->
     store(warehouse, flood(1, 3, zone="late.example"))  # seconds 1-3: windows closed at the last run
     (late,) = live.run()
     assert (late.subject, late.evidence["windows"]) == ("late.example", 3)
+
+
+def test_a_run_reads_only_the_message_files_that_may_hold_its_span(home: Path) -> None:
+    warehouse = Warehouse.open(home, create=True)
+    store(warehouse, flood(0, 2))  # seconds 0-1
+    store(warehouse, flood(100, 2))  # seconds 100-101
+    timeline = StoredTimeline(warehouse)
+    timeline.refresh()
+    early, late = warehouse.files(DNS_MESSAGES.name)
+    since_ns = (START + 50) * NS_PER_SECOND
+    assert not timeline.may_hold(early, since_ns) and timeline.may_hold(late, since_ns)
+    assert timeline.may_hold(early, START * NS_PER_SECOND)  # it ends after that
+    # A file whose footer was not read is kept, unless it is of an earlier day than the span.
+    unread = replace(early, path="tables/dns_messages/unread.parquet")
+    assert timeline.may_hold(unread, since_ns)
+    assert not timeline.may_hold(replace(unread, day="2000-01-01"), since_ns)
+    assert timeline.may_hold(replace(unread, table="findings", day="2000-01-01"), since_ns)

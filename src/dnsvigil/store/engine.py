@@ -8,7 +8,7 @@ and their queries run side by side (the web app's requests do).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import duckdb
 import pyarrow as pa
@@ -16,7 +16,7 @@ import pyarrow as pa
 from dnsvigil.config import find_setting
 from dnsvigil.errors import QueryError, UsageError
 from dnsvigil.store.schema import TABLES
-from dnsvigil.store.warehouse import Warehouse
+from dnsvigil.store.warehouse import StoredFile, Warehouse
 
 _READING_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 
@@ -28,7 +28,16 @@ def _quoted(text: str) -> str:
 class DuckDBEngine:
     """An in-memory DuckDB database with one view per warehouse table; safe to share between threads."""
 
-    def __init__(self, warehouse: Warehouse, *, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        *,
+        threads: int | None = None,
+        wanted: Callable[[StoredFile], bool] | None = None,
+    ) -> None:
+        """Views over `warehouse`'s committed files, or over those `wanted` keeps (a live detection run reads
+        only the files that may hold its span: a warehouse fed all day holds thousands, and DuckDB reads
+        every listed file's footer on every query)."""
         self.warehouse = warehouse
         self.connection = duckdb.connect(":memory:")
         # Global, not per session: every query runs on a cursor, a session of its own. A file's footer is
@@ -39,7 +48,11 @@ class DuckDBEngine:
             self.connection.execute(f"SET threads = {int(threads)}")
         self._limit_memory(find_setting("query_memory_limit").read())
         for name, table in TABLES.items():
-            files = [str(warehouse.home / stored.path) for stored in warehouse.files(name)]
+            files = [
+                str(warehouse.home / stored.path)
+                for stored in warehouse.files(name)
+                if wanted is None or wanted(stored)
+            ]
             if files:
                 listing = ", ".join(_quoted(path) for path in files)
                 source = f"read_parquet([{listing}])"

@@ -16,7 +16,7 @@ from dnsvigil.findings import Finding
 from dnsvigil.store.engine import DuckDBEngine
 from dnsvigil.store.findings_store import store_findings
 from dnsvigil.store.sql import SqlRunner
-from dnsvigil.store.warehouse import Warehouse
+from dnsvigil.store.warehouse import StoredFile, Warehouse
 from dnsvigil.traffic.amplification import AmplificationDetector
 from dnsvigil.traffic.detection import TimeWindow, TrafficDetector
 from dnsvigil.traffic.nxdomain_surge import NxdomainSurgeDetector
@@ -90,6 +90,7 @@ def detect_and_store(
     *,
     threads: int | None = None,
     detect: Callable[[TrafficDetector, SqlRunner, TimeWindow], list[Finding]] | None = None,
+    wanted: Callable[[StoredFile], bool] | None = None,
 ) -> DetectionRun:
     """Run `detectors` over the messages stored in `window`; commit each detector's findings.
 
@@ -102,11 +103,12 @@ def detect_and_store(
         threads: DuckDB threads for the run; every core when None (live mode leaves some to receiving).
         detect: how to run one detector (live mode reuses the rows of closed windows); `detector.detect`
             when None.
+        wanted: which committed files to read (`DuckDBEngine`); every file when None.
 
     Raises:
         NothingReadError: no message is stored in `window`.
     """
-    engine = DuckDBEngine(warehouse, threads=threads)
+    engine = DuckDBEngine(warehouse, threads=threads, wanted=wanted)
     try:
         messages = count_messages(engine, window)
         if not messages:

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
+import numpy as np
 import pyarrow.parquet as pq
 
 from dnsvigil.errors import DnsvigilError, NothingReadError
@@ -19,27 +20,37 @@ from dnsvigil.findings import Finding
 from dnsvigil.store.engine import DuckDBEngine
 from dnsvigil.store.schema import DNS_MESSAGES, FINDINGS
 from dnsvigil.store.sql import SqlRunner
-from dnsvigil.store.warehouse import Warehouse
+from dnsvigil.store.warehouse import StoredFile, Warehouse
 from dnsvigil.traffic.detect import detect_and_store
-from dnsvigil.traffic.detection import TimeWindow, TrafficDetector, WindowByWindowDetector, instant_of_ns
+from dnsvigil.traffic.detection import (
+    NS_PER_SECOND,
+    TimeWindow,
+    TrafficDetector,
+    WindowByWindowDetector,
+    instant_of_ns,
+    ns_of_instant,
+)
 from dnsvigil.watch.alerts import MAX_LOOKBACK_SPANS, AlertTracker, detection_span
 from dnsvigil.watch.stats import WatchStats
 from dnsvigil.watch.window_rows import WindowRows
 
 FILES_READ_AT_START = 16
 """Most recent committed files whose footers give the latest message time when a watcher starts."""
+NS_PER_DAY = 86_400 * NS_PER_SECOND
 DETECTION_THREADS = max((os.cpu_count() or 2) // 2, 1)
 """DuckDB threads of a detection run: half the cores. A run on every core, at a busy name server, leaves its
 dnstap writer thread waiting for one, and the server drops what its queue cannot hold meanwhile."""
 
 
 class StoredTimeline:
-    """The latest message time in `dns_messages`, read from the footers of newly committed files; and the
-    earliest message time of the files new at the last refresh (to tell messages stored late)."""
+    """The latest message time in `dns_messages`, read from the footers of newly committed files; the
+    earliest message time of the files new at the last refresh (to tell messages stored late); and which
+    files may hold messages of a span (to read no others)."""
 
     def __init__(self, warehouse: Warehouse) -> None:
         self._warehouse = warehouse
         self._files_seen = max(len(warehouse.files(DNS_MESSAGES.name)) - FILES_READ_AT_START, 0)
+        self._latest_of: dict[str, int] = {}  # a file's path -> its latest message time
         self.latest_ns: int | None = None
         self.earliest_new_ns: int | None = None
 
@@ -47,17 +58,30 @@ class StoredTimeline:
         """The latest message time (nanoseconds since the epoch), reading the files new since last time."""
         files = self._warehouse.files(DNS_MESSAGES.name)
         self.earliest_new_ns = None
+        committed = {stored.path for stored in files}
+        self._latest_of = {path: ns for path, ns in self._latest_of.items() if path in committed}
         for stored in files[self._files_seen :]:
             span = _ts_span_ns(self._warehouse, stored.path)
             if span is None:
                 continue
             earliest, newest = span
+            self._latest_of[stored.path] = newest
             if self.latest_ns is None or newest > self.latest_ns:
                 self.latest_ns = newest
             if self.earliest_new_ns is None or earliest < self.earliest_new_ns:
                 self.earliest_new_ns = earliest
         self._files_seen = len(files)
         return self.latest_ns
+
+    def may_hold(self, stored: StoredFile, since_ns: int) -> bool:
+        """Whether a committed file may hold messages from `since_ns` on: not a message file of an earlier
+        UTC day, nor one whose footer said it ends before. Other tables' files may."""
+        if stored.table != DNS_MESSAGES.name:
+            return True
+        if stored.day < str(np.datetime64(since_ns // NS_PER_DAY, "D")):
+            return False
+        latest = self._latest_of.get(stored.path)
+        return latest is None or latest >= since_ns
 
 
 def _ts_span_ns(warehouse: Warehouse, path: str) -> tuple[int, int] | None:
@@ -149,6 +173,7 @@ class LiveDetection:
             window_seconds=self._window_seconds,
             open_since=self._tracker.open_since(latest, self._window_seconds),
         )
+        since_ns = ns_of_instant(span.since) if span.since is not None else 0
         try:
             run = detect_and_store(
                 self._warehouse,
@@ -156,6 +181,7 @@ class LiveDetection:
                 span,
                 threads=DETECTION_THREADS,
                 detect=lambda detector, runner, window: self._detect(detector, runner, window, latest_ns),
+                wanted=lambda stored: self._timeline.may_hold(stored, since_ns),
             )
         except NothingReadError:
             return []
