@@ -65,6 +65,7 @@ class LiveRun:
         dnsperf: dnsperf's summary lines, by label.
         summary: the reader's JSON summary.
         other_cores: CPU used meanwhile by processes other than this run's, in cores.
+        reader_cpu_s: CPU seconds (user and system) the reader used over its whole life, start-up included.
     """
 
     reader: str | None
@@ -72,6 +73,7 @@ class LiveRun:
     dnsperf: dict[str, str]
     summary: dict[str, Any] | None = None
     other_cores: float = 0.0
+    reader_cpu_s: float = 0.0
 
     @property
     def completed(self) -> int:
@@ -118,6 +120,11 @@ def _busy_seconds() -> float:
         fields = [int(value) for value in stat.readline().split()[1:]]
     idle = fields[3] + fields[4]  # idle, iowait
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _our_seconds() -> float:
@@ -225,12 +232,15 @@ def _watched(
             perf = _dnsperf(tools, plan, queries, seconds, rate)
         _wait_for(lambda: b"sent STOP" in log_path.read_bytes(), 60, "knotd's dnstap STOP")
         process.send_signal(signal.SIGTERM)
+        reaped_before = _children_cpu_seconds()  # knotd and dnsperf are reaped: what follows is the reader's
         out, _ = process.communicate(timeout=300)
+        reader_cpu_s = _children_cpu_seconds() - reaped_before
     finally:
         _stop(process, signal.SIGKILL, 10)
         stderr.close()
         shutil.rmtree(folder, ignore_errors=True)
-    return LiveRun(reader, rate, perf, last_json(out, reader), other_cores=load.cores())
+    summary = last_json(out, reader)
+    return LiveRun(reader, rate, perf, summary, other_cores=load.cores(), reader_cpu_s=reader_cpu_s)
 
 
 def kept_up(live: LiveRun) -> bool:

@@ -116,11 +116,12 @@ def live_section(runs: Sequence[LiveRun], seconds: int, *, when: str, load: Sequ
         "queue. The null reader's runs show what Knot loses here whatever the reader does.",
         "",
         "| run | dnsperf queries/s | Knot answers | dnstap messages expected | received | lost in Knot's "
-        "queue | stored | dropped by dnsvigil | stored/s | detector runs | longest receive pause (ms) | "
-        "other processes (cores) | dnsvigil kept up |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "queue | reader CPU (s) | reader CPU per message received (µs) | stored | dropped by dnsvigil "
+        "| stored/s | detector runs | longest receive pause (ms) | other processes (cores) | dnsvigil kept "
+        "up |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         f"| Knot alone, full rate | {baseline.qps:,.0f} | {baseline.completed:,} |"
-        + " – |" * 8
+        + " – |" * 10
         + f" {baseline.other_cores:.2f} | – |",
     ]
     for run in watched:
@@ -134,6 +135,8 @@ def live_section(runs: Sequence[LiveRun], seconds: int, *, when: str, load: Sequ
             f"{run.expected:,}",
             f"{summary.get('received', 0):,}",
             f"{run.lost_by_knot:,} ({share:.2%})",
+            f"{run.reader_cpu_s:.1f}",
+            f"{run.reader_cpu_s / received * 1e6:.2f}" if (received := summary.get("received", 0)) else "–",
         ]
         if run.reader == WATCHER:
             stored_rate = summary.get("stored", 0) / run.run_s if run.run_s else 0.0
@@ -153,7 +156,9 @@ def live_section(runs: Sequence[LiveRun], seconds: int, *, when: str, load: Sequ
         "",
         "dnsvigil kept up: it dropped and lost nothing and stored every message it received. Stored/s is "
         "over dnsperf's run time. The longest receive pause is the longest time dnsvigil's receiving loop "
-        "could not run (measured every 2 ms): while it lasts, Knot's queue alone holds what Knot sends.",
+        "could not run (measured every 2 ms): while it lasts, Knot's queue alone holds what Knot sends. "
+        "Reader CPU is over the reader's whole life (about a second of it is starting up), so the "
+        "per-message figure of short runs is high.",
     ]
     return lines
 
