@@ -29,7 +29,7 @@ from dnsvigil.store.warehouse import Warehouse
 SourceKind = Literal["pcap", "dnstap"]
 ProgressCallback = Callable[[int], None]
 
-_NS_PER_DAY = 86_400 * 1_000_000_000
+NS_PER_DAY = 86_400 * 1_000_000_000
 _QUEUE_DEPTH = 2
 _HASH_BLOCK_BYTES = 8 << 20
 
@@ -152,13 +152,18 @@ def _reader(kind: SourceKind, path: Path, ports: tuple[int, ...], chunk_bytes: i
     return read_dnstap(path, chunk_bytes=chunk_bytes)
 
 
+def day_label(day: int) -> str:
+    """`YYYY-MM-DD` of UTC day number `day` (days since the epoch): the day a stored file is filed under."""
+    return str(np.datetime64(day, "D"))
+
+
 def split_by_day(batch: pa.RecordBatch) -> Iterator[tuple[str, pa.RecordBatch]]:
     """The rows of `batch` by UTC day of `ts`, as (YYYY-MM-DD, rows) pairs: one warehouse write per day."""
     ts_ns = batch.column("ts").cast(pa.int64()).to_numpy(zero_copy_only=False)
-    days = ts_ns // _NS_PER_DAY
+    days = ts_ns // NS_PER_DAY
     first, last = int(days.min()), int(days.max())
     for day in range(first, last + 1):
-        label = str(np.datetime64(day, "D"))
+        label = day_label(day)
         if first == last:
             yield label, batch
         else:

@@ -12,18 +12,17 @@ import os
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-import numpy as np
 import pyarrow.parquet as pq
 
 from dnsvigil.errors import DnsvigilError, NothingReadError
 from dnsvigil.findings import Finding
+from dnsvigil.ingest.pipeline import NS_PER_DAY, day_label
 from dnsvigil.store.engine import DuckDBEngine
 from dnsvigil.store.schema import DNS_MESSAGES, FINDINGS
 from dnsvigil.store.sql import SqlRunner
 from dnsvigil.store.warehouse import StoredFile, Warehouse
 from dnsvigil.traffic.detect import detect_and_store
 from dnsvigil.traffic.detection import (
-    NS_PER_SECOND,
     TimeWindow,
     TrafficDetector,
     WindowByWindowDetector,
@@ -36,7 +35,6 @@ from dnsvigil.watch.window_rows import WindowRows
 
 FILES_READ_AT_START = 16
 """Most recent committed files whose footers give the latest message time when a watcher starts."""
-NS_PER_DAY = 86_400 * NS_PER_SECOND
 DETECTION_THREADS = max((os.cpu_count() or 2) // 2, 1)
 """DuckDB threads of a detection run: half the cores. A run on every core, at a busy name server, leaves its
 dnstap writer thread waiting for one, and the server drops what its queue cannot hold meanwhile."""
@@ -78,7 +76,7 @@ class StoredTimeline:
         UTC day, nor one whose footer said it ends before. Other tables' files may."""
         if stored.table != DNS_MESSAGES.name:
             return True
-        if stored.day < str(np.datetime64(since_ns // NS_PER_DAY, "D")):
+        if stored.day < day_label(since_ns // NS_PER_DAY):
             return False
         latest = self._latest_of.get(stored.path)
         return latest is None or latest >= since_ns
