@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dnsvigil.findings import Finding
 from dnsvigil.store.schema import DNS_MESSAGES
+from dnsvigil.store.sql import SqlRunner
 from dnsvigil.store.warehouse import Warehouse
 from dnsvigil.traffic.detection import NS_PER_SECOND
 from dnsvigil.traffic.random_subdomain import RandomSubdomainDetector
@@ -98,10 +99,14 @@ def test_a_run_reads_only_the_message_files_that_may_hold_its_span(home: Path) -
     timeline.refresh()
     early, late = warehouse.files(DNS_MESSAGES.name)
     since_ns = (START + 50) * NS_PER_SECOND
-    assert not timeline.may_hold(early, since_ns) and timeline.may_hold(late, since_ns)
-    assert timeline.may_hold(early, START * NS_PER_SECOND)  # it ends after that
+    files = timeline.stored_files(since_ns, _no_reader)
+    assert files.readable == {late.path} and files.committed == {early.path, late.path}
+    assert timeline.stored_files(START * NS_PER_SECOND, _no_reader).readable == {early.path, late.path}
     # A file whose footer was not read is kept, unless it is of an earlier day than the span.
     unread = replace(early, path="tables/dns_messages/unread.parquet")
-    assert timeline.may_hold(unread, since_ns)
-    assert not timeline.may_hold(replace(unread, day="2000-01-01"), since_ns)
-    assert timeline.may_hold(replace(unread, table="findings", day="2000-01-01"), since_ns)
+    timeline.files += [unread, replace(unread, path="tables/dns_messages/old.parquet", day="2000-01-01")]
+    assert timeline.stored_files(since_ns, _no_reader).readable == {late.path, unread.path}
+
+
+def _no_reader(paths: frozenset[str]) -> SqlRunner:
+    raise AssertionError(f"nothing should be read: {paths}")

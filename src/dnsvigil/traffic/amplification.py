@@ -29,6 +29,7 @@ from dnsvigil.traffic.detection import (
     TimeWindow,
     crossings_evidence,
     episodes,
+    parts_cte,
     window_number_sql,
 )
 from dnsvigil.traffic.dns_names import qtype_to_text
@@ -57,19 +58,38 @@ _UDP_SQL = (
     " WHERE {where} AND NOT malformed AND lower(CAST(transport AS VARCHAR)) = 'udp'"
 )
 
-_WINDOWS_SQL = f"""
+_PARTS_SQL = f"""
 SELECT victim, bucket, count(*) FILTER (WHERE qr) AS responses,
        coalesce(sum(msg_len) FILTER (WHERE qr), 0)::BIGINT AS response_bytes,
        count(*) FILTER (WHERE NOT qr) AS queries,
        coalesce(sum(msg_len) FILTER (WHERE NOT qr), 0)::BIGINT AS query_bytes,
-       avg(length(qname)) FILTER (WHERE qr) AS mean_name_length,
+       coalesce(sum(length(qname)) FILTER (WHERE qr), 0)::BIGINT AS name_characters,
        count(*) FILTER (WHERE qr AND qtype IN {ABUSED_QTYPES}) AS abused_qtype_responses,
        count(*) FILTER (WHERE qr AND msg_len >= {LARGE_RESPONSE_BYTES}) AS large_responses,
        count(*) FILTER (WHERE qr AND tc) AS truncated_responses,
        count(*) FILTER (WHERE qr AND rcode = 3) AS nxdomain_responses,
        epoch_ns(min(ts)) AS first_ns, epoch_ns(max(ts)) AS last_ns
-FROM ({{udp}}) GROUP BY victim, bucket HAVING count(*) FILTER (WHERE qr) >= ?
+FROM ({{udp}}) GROUP BY victim, bucket
 """
+
+_WINDOWS_SQL = """
+WITH {parts}merged AS (
+    SELECT victim, bucket, sum(responses)::BIGINT AS responses, sum(response_bytes)::BIGINT AS response_bytes,
+           sum(queries)::BIGINT AS queries, sum(query_bytes)::BIGINT AS query_bytes,
+           sum(name_characters)::BIGINT AS name_characters,
+           sum(abused_qtype_responses)::BIGINT AS abused_qtype_responses,
+           sum(large_responses)::BIGINT AS large_responses,
+           sum(truncated_responses)::BIGINT AS truncated_responses,
+           sum(nxdomain_responses)::BIGINT AS nxdomain_responses, min(first_ns) AS first_ns,
+           max(last_ns) AS last_ns
+    FROM parts GROUP BY victim, bucket HAVING sum(responses) >= ?)
+SELECT victim, bucket, responses, response_bytes, queries, query_bytes,
+       name_characters / responses AS mean_name_length,
+       abused_qtype_responses, large_responses, truncated_responses, nxdomain_responses, first_ns, last_ns
+FROM merged
+"""
+"""Window rows from `parts` (of one count or several; `{parts}` defines it when counted in the same
+statement)."""
 
 _NAMES_SQL = """
 SELECT qname, qtype, count(*) FILTER (WHERE qr) AS responses,
@@ -128,7 +148,17 @@ class AmplificationDetector:
     def window_rows(self, runner: SqlRunner, window: TimeWindow) -> pa.Table:
         """Per address and window: UDP responses and queries sent its way, their bytes and kinds."""
         udp, params = _udp_sql(window, self.window_seconds)
-        return runner.arrow(_WINDOWS_SQL.format(udp=udp), [*params, self.min_responses])
+        parts = parts_cte(_PARTS_SQL.format(udp=udp))
+        return runner.arrow(_WINDOWS_SQL.format(parts=parts), [*params, self.min_responses])
+
+    def window_parts(self, runner: SqlRunner, window: TimeWindow) -> pa.Table:
+        """The counts of `window` in parts that merge: per address and window, sums of UDP messages."""
+        udp, params = _udp_sql(window, self.window_seconds)
+        return runner.arrow(_PARTS_SQL.format(udp=udp), params)
+
+    def window_rows_of(self, runner: SqlRunner, parts: pa.Table) -> pa.Table:
+        """`window_rows` from `window_parts`' tables, concatenated."""
+        return runner.arrow(_WINDOWS_SQL.format(parts=""), [self.min_responses], tables={"parts": parts})
 
     def judge(self, runner: SqlRunner, rows: pa.Table) -> list[Finding]:
         """The reflections among `rows`: both thresholds crossed and mostly positive answers."""

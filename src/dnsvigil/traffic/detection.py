@@ -82,6 +82,12 @@ def window_number_sql(window_seconds: int) -> str:
     return f"(epoch_ns(ts) // {width})"
 
 
+def parts_cte(parts_sql: str) -> str:
+    """The first common table expression of a detector's window SQL when it counts its parts itself: `parts`,
+    computed once though the window SQL reads it more than once."""
+    return f"parts AS MATERIALIZED ({parts_sql}),"
+
+
 @dataclass(frozen=True, slots=True)
 class Crossing:
     """One threshold a finding crossed: the setting, its value, what was observed and by how much.
@@ -187,9 +193,11 @@ class WindowByWindowDetector(TrafficDetector, Protocol):
     """A detector that counts window by window: a window's rows depend on that window's messages only.
 
     Judging may still compare windows (a baseline over the span's windows), but from the rows alone, so
-    a live watcher keeps the rows of windows that can no longer change and counts only the newest
-    (`watch.window_rows`). Rows are Arrow: a span's may be millions (one per zone and window), and they
-    go back into the engine for the baselines without crossing into Python.
+    a live watcher keeps the rows of windows that can no longer change (`watch.window_rows`). Nor does it
+    count the open windows' messages again on every run: a window's counts come in parts that merge (sums,
+    and distinct counts as `distinct_sketch` registers), so the watcher counts only what was stored since
+    the last run and merges. Rows and parts are Arrow: a span's may be millions, and they go back into the
+    engine for merging and for the baselines without crossing into Python.
     """
 
     @property
@@ -200,6 +208,15 @@ class WindowByWindowDetector(TrafficDetector, Protocol):
     def window_rows(self, runner: SqlRunner, window: TimeWindow) -> pa.Table:
         """One row per (subject, window number `bucket`) of `window` that judging needs; `window` must
         start at a window boundary."""
+        ...
+
+    def window_parts(self, runner: SqlRunner, window: TimeWindow) -> pa.Table:
+        """The counts behind `window_rows`, in parts with a `bucket` column: the parts of disjoint sets of
+        messages, concatenated, give `window_rows_of` exactly the rows of all those messages."""
+        ...
+
+    def window_rows_of(self, runner: SqlRunner, parts: pa.Table) -> pa.Table:
+        """The rows `window_rows` gives for the messages counted in `parts` (`window_parts`' tables)."""
         ...
 
     def judge(self, runner: SqlRunner, rows: pa.Table) -> list[Finding]:

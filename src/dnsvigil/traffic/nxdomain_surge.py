@@ -29,6 +29,7 @@ from dnsvigil.traffic.detection import (
     crossings_evidence,
     episodes,
     instant_of_ns,
+    parts_cte,
 )
 from dnsvigil.traffic.zones import RCODE_NXDOMAIN, zone_kind, zone_rows_sql
 
@@ -47,11 +48,21 @@ NXDOMAIN_SURGE = register_code(
     )
 )
 
-_WINDOWS_SQL = f"""
+_PARTS_SQL = f"""
 SELECT zone, bucket, count(*) AS responses, count(*) FILTER (WHERE rcode = {RCODE_NXDOMAIN}) AS nxdomain,
-       nxdomain / responses AS share, epoch_ns(min(ts)) AS first_ns, epoch_ns(max(ts)) AS last_ns
-FROM ({{zone_rows}}) WHERE qr GROUP BY zone, bucket HAVING count(*) >= {BASELINE_MIN_RESPONSES}
+       epoch_ns(min(ts)) AS first_ns, epoch_ns(max(ts)) AS last_ns
+FROM ({{zone_rows}}) WHERE qr GROUP BY zone, bucket
 """
+
+_WINDOWS_SQL = f"""
+WITH {{parts}}merged AS (
+    SELECT zone, bucket, sum(responses)::BIGINT AS responses, sum(nxdomain)::BIGINT AS nxdomain,
+           min(first_ns) AS first_ns, max(last_ns) AS last_ns
+    FROM parts GROUP BY zone, bucket HAVING sum(responses) >= {BASELINE_MIN_RESPONSES})
+SELECT zone, bucket, responses, nxdomain, nxdomain / responses AS share, first_ns, last_ns FROM merged
+"""
+"""Window rows from `parts` (of one count or several; `{{parts}}` defines it when counted in the same
+statement)."""
 
 _SURGES_SQL = f"""
 WITH medians AS (SELECT zone, quantile_cont(share, 0.5)::DOUBLE AS median, count(*) AS baseline_windows
@@ -108,8 +119,21 @@ class NxdomainSurgeDetector:
 
     def window_rows(self, runner: SqlRunner, window: TimeWindow) -> pa.Table:
         """Per zone and window with enough responses for a baseline: responses, NXDOMAIN, their share."""
+        parts, params = self._parts_sql(window)
+        return runner.arrow(_WINDOWS_SQL.format(parts=parts_cte(parts)), params)
+
+    def window_parts(self, runner: SqlRunner, window: TimeWindow) -> pa.Table:
+        """The counts of `window` in parts that merge: per zone and window, responses and NXDOMAIN."""
+        parts, params = self._parts_sql(window)
+        return runner.arrow(parts, params)
+
+    def window_rows_of(self, runner: SqlRunner, parts: pa.Table) -> pa.Table:
+        """`window_rows` from `window_parts`' tables, concatenated."""
+        return runner.arrow(_WINDOWS_SQL.format(parts=""), tables={"parts": parts})
+
+    def _parts_sql(self, window: TimeWindow) -> tuple[str, list[object]]:
         zone_rows, params = zone_rows_sql(window, self.window_seconds, with_apex=True)
-        return runner.arrow(_WINDOWS_SQL.format(zone_rows=zone_rows), params)
+        return _PARTS_SQL.format(zone_rows=zone_rows), params
 
     def judge(self, runner: SqlRunner, rows: pa.Table) -> list[Finding]:
         """The surges among `rows`, each zone against the baseline of its windows in `rows`."""

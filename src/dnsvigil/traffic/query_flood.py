@@ -32,6 +32,7 @@ from dnsvigil.traffic.detection import (
     TimeWindow,
     crossings_evidence,
     episodes,
+    parts_cte,
     window_number_sql,
 )
 from dnsvigil.traffic.rssac002 import ipv6_prefix64_sql
@@ -67,14 +68,27 @@ _QUERIES_SQL = (
     " WHERE {where} AND NOT qr"
 )
 
-_WINDOWS_SQL = """
-WITH queries AS ({queries})
-SELECT level, entity, prefix, bucket, count(*) AS queries, approx_count_distinct(src_addr) AS addresses,
-       epoch_ns(min(ts)) AS first_ns, epoch_ns(max(ts)) AS last_ns
-FROM (SELECT *, 'address' AS level, src_addr AS entity FROM queries
-      UNION ALL SELECT *, 'prefix' AS level, prefix AS entity FROM queries)
-GROUP BY level, entity, prefix, bucket
+_PARTS_SQL = """
+SELECT src_addr, prefix, bucket, count(*) AS queries, epoch_ns(min(ts)) AS first_ns,
+       epoch_ns(max(ts)) AS last_ns
+FROM ({queries}) GROUP BY src_addr, prefix, bucket
 """
+
+_WINDOWS_SQL = """
+WITH {parts}addresses AS (
+    SELECT src_addr, prefix, bucket, sum(queries)::BIGINT AS queries, min(first_ns) AS first_ns,
+           max(last_ns) AS last_ns
+    FROM parts GROUP BY src_addr, prefix, bucket)
+SELECT 'address' AS level, src_addr AS entity, prefix, bucket, queries, 1::BIGINT AS addresses, first_ns,
+       last_ns
+FROM addresses
+UNION ALL
+SELECT 'prefix' AS level, prefix AS entity, prefix, bucket, sum(queries)::BIGINT AS queries,
+       count(src_addr) AS addresses, min(first_ns) AS first_ns, max(last_ns) AS last_ns
+FROM addresses GROUP BY prefix, bucket
+"""
+"""Window rows from `parts` (of one count or several; `{parts}` defines it when counted in the same
+statement): every source, and every network with the sources seen in it."""
 
 _FLOODS_SQL = f"""
 WITH edges AS (SELECT min(bucket) AS first_bucket, max(bucket) AS last_bucket FROM window_counts),
@@ -122,7 +136,16 @@ class QueryFloodDetector:
     def window_rows(self, runner: SqlRunner, window: TimeWindow) -> pa.Table:
         """Per source, and per network, and window: the queries sent."""
         queries, params = self._queries_sql(window)
-        return runner.arrow(_WINDOWS_SQL.format(queries=queries), params)
+        return runner.arrow(_WINDOWS_SQL.format(parts=parts_cte(_PARTS_SQL.format(queries=queries))), params)
+
+    def window_parts(self, runner: SqlRunner, window: TimeWindow) -> pa.Table:
+        """The counts of `window` in parts that merge: per source and window, the queries sent."""
+        queries, params = self._queries_sql(window)
+        return runner.arrow(_PARTS_SQL.format(queries=queries), params)
+
+    def window_rows_of(self, runner: SqlRunner, parts: pa.Table) -> pa.Table:
+        """`window_rows` from `window_parts`' tables, concatenated."""
+        return runner.arrow(_WINDOWS_SQL.format(parts=""), tables={"parts": parts})
 
     def judge(self, runner: SqlRunner, rows: pa.Table) -> list[Finding]:
         """The floods among `rows`, against the baseline of every source's (or network's) windows."""

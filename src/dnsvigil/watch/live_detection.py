@@ -31,7 +31,7 @@ from dnsvigil.traffic.detection import (
 )
 from dnsvigil.watch.alerts import MAX_LOOKBACK_SPANS, AlertTracker, detection_span
 from dnsvigil.watch.stats import WatchStats
-from dnsvigil.watch.window_rows import WindowRows
+from dnsvigil.watch.window_rows import StoredFiles, WindowRows
 
 FILES_READ_AT_START = 16
 """Most recent committed files whose footers give the latest message time when a watcher starts."""
@@ -49,12 +49,13 @@ class StoredTimeline:
         self._warehouse = warehouse
         self._files_seen = max(len(warehouse.files(DNS_MESSAGES.name)) - FILES_READ_AT_START, 0)
         self._latest_of: dict[str, int] = {}  # a file's path -> its latest message time
+        self.files: list[StoredFile] = []  # the message files committed at the last refresh
         self.latest_ns: int | None = None
         self.earliest_new_ns: int | None = None
 
     def refresh(self) -> int | None:
         """The latest message time (nanoseconds since the epoch), reading the files new since last time."""
-        files = self._warehouse.files(DNS_MESSAGES.name)
+        files = self.files = self._warehouse.files(DNS_MESSAGES.name)
         self.earliest_new_ns = None
         committed = {stored.path for stored in files}
         self._latest_of = {path: ns for path, ns in self._latest_of.items() if path in committed}
@@ -71,11 +72,13 @@ class StoredTimeline:
         self._files_seen = len(files)
         return self.latest_ns
 
-    def may_hold(self, stored: StoredFile, since_ns: int) -> bool:
-        """Whether a committed file may hold messages from `since_ns` on: not a message file of an earlier
-        UTC day, nor one whose footer said it ends before. Other tables' files may."""
-        if stored.table != DNS_MESSAGES.name:
-            return True
+    def stored_files(self, since_ns: int, reader: Callable[[frozenset[str]], SqlRunner]) -> StoredFiles:
+        """The message files committed at the last refresh, and those that may hold messages from `since_ns`
+        on: not of an earlier UTC day, nor ending before by their footer."""
+        readable = frozenset(stored.path for stored in self.files if self._may_hold(stored, since_ns))
+        return StoredFiles(readable, frozenset(stored.path for stored in self.files), reader)
+
+    def _may_hold(self, stored: StoredFile, since_ns: int) -> bool:
         if stored.day < day_label(since_ns // NS_PER_DAY):
             return False
         latest = self._latest_of.get(stored.path)
@@ -172,14 +175,18 @@ class LiveDetection:
             open_since=self._tracker.open_since(latest, self._window_seconds),
         )
         since_ns = ns_of_instant(span.since) if span.since is not None else 0
+        readers = _FileReaders(self._warehouse)
+        files = self._timeline.stored_files(since_ns, readers.over)
         try:
             run = detect_and_store(
                 self._warehouse,
                 self._detectors,
                 span,
                 threads=DETECTION_THREADS,
-                detect=lambda detector, runner, window: self._detect(detector, runner, window, latest_ns),
-                wanted=lambda stored: self._timeline.may_hold(stored, since_ns),
+                detect=lambda detector, runner, window: self._detect(
+                    detector, runner, window, latest_ns, files
+                ),
+                wanted=lambda stored: stored.table != DNS_MESSAGES.name or stored.path in files.readable,
             )
         except NothingReadError:
             return []
@@ -189,6 +196,8 @@ class LiveDetection:
                 f"the traffic detectors failed over {_described(span)} ({error}); trying again later"
             )
             return []
+        finally:
+            readers.close()
         news = self._tracker.admit(run.findings)
         self._tracker.forget_before(latest - timedelta(seconds=MAX_LOOKBACK_SPANS * self._span_seconds))
         self._stats.add(detection_runs=1, findings_stored=run.stored, findings=len(news))
@@ -197,12 +206,41 @@ class LiveDetection:
         return news
 
     def _detect(
-        self, detector: TrafficDetector, runner: SqlRunner, span: TimeWindow, latest_ns: int
+        self,
+        detector: TrafficDetector,
+        runner: SqlRunner,
+        span: TimeWindow,
+        latest_ns: int,
+        files: StoredFiles,
     ) -> list[Finding]:
-        """Run one detector, from the kept rows of closed windows when it judges window by window."""
+        """Run one detector, from kept rows and counts when it judges window by window."""
         if isinstance(detector, WindowByWindowDetector):
-            return detector.judge(runner, self._windows.rows(detector, runner, span, latest_ns))
+            return detector.judge(runner, self._windows.rows(detector, runner, span, latest_ns, files))
         return detector.detect(runner, span)
+
+
+class _FileReaders:
+    """Engines over some of the message files, made when first asked for and closed together."""
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self._warehouse = warehouse
+        self._engines: dict[frozenset[str], DuckDBEngine] = {}
+
+    def over(self, paths: frozenset[str]) -> SqlRunner:
+        """An engine whose `dns_messages` holds the files `paths` only (other tables are empty)."""
+        engine = self._engines.get(paths)
+        if engine is None:
+            engine = DuckDBEngine(
+                self._warehouse,
+                threads=DETECTION_THREADS,
+                wanted=lambda stored: stored.table == DNS_MESSAGES.name and stored.path in paths,
+            )
+            self._engines[paths] = engine
+        return engine
+
+    def close(self) -> None:
+        for engine in self._engines.values():
+            engine.close()
 
 
 def _described(span: TimeWindow) -> str:
