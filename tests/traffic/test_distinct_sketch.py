@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from dnsvigil.traffic.distinct_sketch import estimate_sql, rank_sql, register_sql
+from dnsvigil.traffic.distinct_sketch import distinct_sql, estimate_sql, rank_sql, register_sql
 
 
 def _registers(values: str) -> str:
@@ -49,3 +49,13 @@ def test_rank_counts_leading_zeros_of_the_low_32_bits() -> None:
         assert got == rank, value
     ((register,),) = connection.sql(f"SELECT {register_sql(f'{(1 << 64) - 1}::UBIGINT')}").fetchall()
     assert register == (1 << 14) - 1
+
+
+def test_distinct_sql_skips_nulls_and_gives_zero_for_nothing() -> None:
+    connection = duckdb.connect()
+    relation = "(SELECT CASE WHEN i < 20 THEN 'n' || (i % 6)::VARCHAR END AS v FROM range(30) t(i))"
+    empty = f"(SELECT * FROM {relation} WHERE false)"
+    ((some, none),) = connection.sql(
+        f"SELECT {distinct_sql('v', relation)}, {distinct_sql('v', empty)}"
+    ).fetchall()
+    assert (some, none) == (6, 0)  # ten NULLs are not a value

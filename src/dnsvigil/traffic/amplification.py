@@ -32,6 +32,7 @@ from dnsvigil.traffic.detection import (
     parts_cte,
     window_number_sql,
 )
+from dnsvigil.traffic.distinct_sketch import distinct_sql
 from dnsvigil.traffic.dns_names import qtype_to_text
 
 DETECTOR = "traffic.amplification"
@@ -103,8 +104,9 @@ SELECT src_addr AS reflector, count(*) AS responses FROM ({udp}) WHERE qr AND vi
 GROUP BY src_addr ORDER BY responses DESC, reflector LIMIT ?
 """
 
-_NAME_SOURCES_SQL = """
-SELECT approx_count_distinct(victim) AS sources FROM ({udp}) WHERE qname = ? AND qtype = ?
+_NAME_SOURCES_SQL = f"""
+WITH asking AS (SELECT victim FROM ({{udp}}) WHERE qname = ? AND qtype = ?)
+SELECT {distinct_sql("victim", "asking")} AS sources
 """
 
 

@@ -48,3 +48,14 @@ SELECT {keys}, round(CASE WHEN {raw} <= {2.5 * REGISTERS} AND touched < {REGISTE
 FROM (SELECT {keys}, count(*) AS touched, sum(1::BIGINT << ({_RANK_BITS + 1} - rank)) AS weights
       FROM (SELECT {keys}, register, max(rank) AS rank FROM {registers} GROUP BY ALL) GROUP BY ALL)
 """
+
+
+def distinct_sql(value: str, relation: str) -> str:
+    """A scalar SQL subquery: the estimated distinct non-NULL `value`s of `relation`, 0 when none (the
+    same estimate as the counts that merge, for evidence read in one go)."""
+    hashed = f"hash({value})"
+    registers = (
+        f"(SELECT 0 AS whole, {register_sql(hashed)} AS register, {rank_sql(hashed)} AS rank"
+        f" FROM {relation} WHERE {value} IS NOT NULL)"
+    )
+    return f"coalesce((SELECT distinct_estimate FROM ({estimate_sql(registers, 'whole')})), 0)"

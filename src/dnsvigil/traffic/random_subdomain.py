@@ -30,7 +30,7 @@ from dnsvigil.traffic.detection import (
     instant_of_ns,
     parts_cte,
 )
-from dnsvigil.traffic.distinct_sketch import estimate_sql, rank_sql, register_sql
+from dnsvigil.traffic.distinct_sketch import distinct_sql, estimate_sql, rank_sql, register_sql
 from dnsvigil.traffic.zones import RCODE_NXDOMAIN, RCODE_SERVFAIL, zone_kind, zone_rows_sql
 
 DETECTOR = "traffic.random_subdomain"
@@ -76,10 +76,10 @@ SELECT client, count(*) AS messages FROM ({zone_rows}) WHERE zone = ?
 GROUP BY client ORDER BY messages DESC, client LIMIT ?
 """
 
-_CHILDREN_SQL = """
-SELECT approx_count_distinct(client) AS sources, approx_count_distinct(child) AS children,
-       list(DISTINCT child ORDER BY child)[1:?] AS examples
-FROM ({zone_rows}) WHERE zone = ?
+_CHILDREN_SQL = f"""
+WITH episode AS (SELECT client, child FROM ({{zone_rows}}) WHERE zone = ?)
+SELECT {distinct_sql("client", "episode")} AS sources, {distinct_sql("child", "episode")} AS children,
+       (SELECT list(DISTINCT child ORDER BY child)[1:?] FROM episode) AS examples
 """
 
 
@@ -169,7 +169,7 @@ class RandomSubdomainDetector:
         zone_rows, params = zone_rows_sql(span, self.window_seconds, under=zone)
         resolvers = runner.arrow(_EPISODE_SQL.format(zone_rows=zone_rows), [*params, zone, self.top])
         (whole,) = runner.arrow(
-            _CHILDREN_SQL.format(zone_rows=zone_rows), [self.top, *params, zone]
+            _CHILDREN_SQL.format(zone_rows=zone_rows), [*params, zone, self.top]
         ).to_pylist()
         responses = sum(row["responses"] for row in run)
         failure_share = sum(row["failures"] for row in run) / responses if responses else 0.0
