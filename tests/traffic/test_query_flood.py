@@ -92,3 +92,14 @@ def test_a_steady_source_is_not_a_flood_against_its_own_part_windows() -> None:
     jump += query_flood("198.18.9.9", start=180, seconds=60, qps=1500)
     [finding] = run(DETECTOR, jump)
     assert finding.subject == "198.18.9.9" and finding.evidence["baseline_median_queries"] == 9000
+
+
+def test_a_fixed_rate_source_is_not_a_flood_for_a_few_queries_more() -> None:
+    # 9,000 queries in every window, and 40 more in one: its MAD is 0, but chance alone moves a count of
+    # 9,000 by about 95.
+    rows = query_flood("198.18.9.9", start=0, seconds=300, qps=150)
+    rows += query_flood("198.18.9.9", start=125, seconds=1, qps=40)
+    assert run(DETECTOR, rows) == []
+    rows += query_flood("198.18.9.9", start=130, seconds=1, qps=600)  # 640 more: nearly 7 times that
+    [finding] = run(DETECTOR, rows)
+    assert finding.evidence["queries"] == 9640 and finding.evidence["baseline_mad_queries"] == 0.0

@@ -3,8 +3,10 @@
 The baseline is learnt from the traffic itself: over every (source, window) of the span analysed, the
 median of the query counts and their median absolute deviation (MAD), robust to the few flooding sources
 they are meant to expose. A source's window is a flood when its count lies more than `mad_k` scaled MADs
-above the median (a robust z-score; a MAD below one query counts as one, as counts are whole numbers)
-and its rate reaches `min_qps`, an absolute floor under which no rate is a flood however unusual. The
+above the median (a robust z-score) and its rate reaches `min_qps`, an absolute floor under which no rate
+is a flood however unusual. The spread is at least a count's own chance variation, the square root of the
+median (Poisson): a source sending at a fixed rate (a load generator, a monitoring probe) varies by a few
+queries a window, and its MAD alone would call a rise of a tenth of a percent a flood. The
 span's first and last windows are judged but do not teach the baseline (when it has more than two): a
 capture, or a live stream's newest minute, begins or ends inside them, and their part-window counts would
 pull the median down until a source's steady rate looked like a flood against its own partial windows.
@@ -18,6 +20,7 @@ run to run, and so would the findings' evidence, and a rerun on the same data wo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -100,7 +103,7 @@ baselines AS (
     SELECT level, median, quantile_cont(abs(queries - median), 0.5)::DOUBLE AS mad
     FROM learning JOIN medians USING (level) GROUP BY level, median)
 SELECT window_counts.*, median, mad FROM window_counts JOIN baselines USING (level)
-WHERE queries >= ? AND queries >= median + ? * greatest({MAD_TO_SIGMA} * mad, 1.0)
+WHERE queries >= ? AND queries >= median + ? * greatest({MAD_TO_SIGMA} * mad, sqrt(median), 1.0)
 """
 
 _DETAILS_SQL = """
@@ -172,7 +175,7 @@ class QueryFloodDetector:
         return sql, params
 
     def _crossings(self, row: Row) -> list[Crossing]:
-        sigma = max(MAD_TO_SIGMA * row["mad"], 1.0)
+        sigma = max(MAD_TO_SIGMA * row["mad"], math.sqrt(row["median"]), 1.0)
         return [
             Crossing("query_flood_min_qps", self.min_qps, row["queries"] / self.window_seconds),
             Crossing("traffic_baseline_mad_k", self.mad_k, (row["queries"] - row["median"]) / sigma),
