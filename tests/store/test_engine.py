@@ -11,6 +11,7 @@ import pytest
 
 from dnsvigil.errors import QueryError, UsageError
 from dnsvigil.store.engine import DuckDBEngine
+from dnsvigil.store.schema import TABLES
 from dnsvigil.store.warehouse import Warehouse
 from tests.store.test_warehouse import _findings_rows
 
@@ -141,3 +142,23 @@ def test_an_engine_reads_only_the_files_it_is_told_it_wants(home: Path) -> None:
     assert engine.arrow("SELECT count(*) AS n FROM findings").to_pylist() == [{"n": 3}]
     none = DuckDBEngine(warehouse, wanted=lambda stored: False)
     assert none.arrow("SELECT count(*) AS n FROM findings").to_pylist() == [{"n": 0}]
+
+
+def test_an_engine_reads_the_catalog_once(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    warehouse = Warehouse.open(home, create=True)
+    with warehouse.begin("findings") as write:
+        write.write(_findings_rows(2), "2023-11-14")
+        write.commit("one", "test")
+    assert warehouse.listing() == {name: warehouse.files(name) for name in TABLES}
+    reads = 0
+    read_catalog = Warehouse._read_catalog
+
+    def counted(self: Warehouse) -> dict[str, object]:
+        nonlocal reads
+        reads += 1
+        return read_catalog(self)
+
+    monkeypatch.setattr(Warehouse, "_read_catalog", counted)
+    engine = DuckDBEngine(warehouse)
+    assert reads == 1  # a watcher's catalog lists a file for every second or so of traffic
+    assert engine.arrow("SELECT count(*) AS n FROM findings").to_pylist() == [{"n": 2}]

@@ -47,10 +47,11 @@ class DuckDBEngine:
         if threads:
             self.connection.execute(f"SET threads = {int(threads)}")
         self._limit_memory(find_setting("query_memory_limit").read())
+        committed = warehouse.listing()
         for name, table in TABLES.items():
             files = [
                 str(warehouse.home / stored.path)
-                for stored in warehouse.files(name)
+                for stored in committed[name]
                 if wanted is None or wanted(stored)
             ]
             if files:

@@ -155,6 +155,14 @@ class Warehouse:
         entry = self._read_catalog()["tables"][table]
         return [StoredFile(table=table, **record) for record in entry["files"]]
 
+    def listing(self) -> dict[str, list[StoredFile]]:
+        """The committed files of every table, in commit order, from one reading of the catalog (a watcher's
+        catalog grows by a file every second or so: parsing it once per table adds up)."""
+        tables = self._read_catalog()["tables"]
+        return {
+            name: [StoredFile(table=name, **record) for record in tables[name]["files"]] for name in TABLES
+        }
+
     def sources(self, table: str) -> list[SourceRecord]:
         """The committed sources of `table`, in commit order."""
         entry = self._read_catalog()["tables"][table]

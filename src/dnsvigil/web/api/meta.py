@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from dnsvigil import __version__
-from dnsvigil.store.schema import TABLES
 from dnsvigil.web.api.models import ApiIndex
 from dnsvigil.web.context import Context
 from dnsvigil.web.errors import ERROR_RESPONSES
@@ -29,7 +28,7 @@ OPEN_DATA = (
 def get_index(context: Context) -> ApiIndex:
     """The API's version, its OpenAPI document, its open-data routes and the stored rows per table."""
     warehouse = context.data.warehouse
-    tables = {name: sum(stored.rows for stored in warehouse.files(name)) for name in TABLES}
+    tables = {name: sum(stored.rows for stored in files) for name, files in warehouse.listing().items()}
     return ApiIndex(version=__version__, openapi=OPENAPI_URL, open_data=list(OPEN_DATA), tables=tables)
 
 
