@@ -61,7 +61,7 @@ WITH {{parts}}merged AS (
     FROM parts GROUP BY zone, bucket HAVING sum(responses) >= {BASELINE_MIN_RESPONSES})
 SELECT zone, bucket, responses, nxdomain, nxdomain / responses AS share, first_ns, last_ns FROM merged
 """
-"""Window rows from `parts` (of one count or several; `{{parts}}` defines it when counted in the same
+"""Window rows from `parts` (of one count or several; `{parts}` defines it when counted in the same
 statement)."""
 
 _SURGES_SQL = f"""
