@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from dnsvigil.demo.world import DemoWorld, write_demo_captures
+from dnsvigil.store.warehouse import Warehouse
 from tests.cli.runner import Run, dnsvigil
 from tests.ingest import pcap_builder as pb
 
@@ -204,8 +205,8 @@ def test_killed_ingest_leaves_no_partial_data(demo_captures: list[Path], tmp_pat
     assert statuses == ["already-ingested", "ingested"]
     assert stored_count(home) == before + int(again["messages"])  # type: ignore[call-overload]
     listed = {path.name for path in (home / "tables").rglob("*.parquet")}
-    catalog = json.loads((home / "catalog.json").read_text())
-    assert listed == {Path(record["path"]).name for record in catalog["tables"]["dns_messages"]["files"]}
+    committed = Warehouse.open(home).files("dns_messages")
+    assert listed == {Path(stored.path).name for stored in committed}
 
 
 def test_concurrent_ingests_of_the_same_and_different_files(

@@ -15,6 +15,7 @@ import pytest
 
 from dnsvigil.errors import UsageError, WarehouseError
 from dnsvigil.ingest.pipeline import ingest_files
+from dnsvigil.store import catalog as catalog_module
 from dnsvigil.store import warehouse as warehouse_module
 from dnsvigil.store.compaction import Merge, plan_merges
 from dnsvigil.store.engine import DuckDBEngine
@@ -152,10 +153,10 @@ def test_sources_stay_so_ingesting_them_again_stores_nothing(home: Path, tmp_pat
 def test_a_second_compaction_changes_nothing(home: Path, tmp_path: Path) -> None:
     warehouse, _ = _filled(home, tmp_path)
     warehouse.compact(keep_replaced=AT_ONCE)
-    catalog = (home / "catalog.json").read_bytes()
+    catalog = _catalog_bytes(home)
     results = warehouse.compact(keep_replaced=AT_ONCE)
     assert all(result.files_before == result.files_after for result in results)
-    assert (home / "catalog.json").read_bytes() == catalog
+    assert _catalog_bytes(home) == catalog
 
 
 def test_one_table_alone_and_an_unknown_table(home: Path, tmp_path: Path) -> None:
@@ -198,16 +199,16 @@ def test_a_crash_before_the_swap_leaves_the_warehouse_as_it_was(
 ) -> None:
     warehouse, _ = _filled(home, tmp_path)
     rows, views = _everything(warehouse), _views(warehouse)
-    catalog = (home / "catalog.json").read_bytes()
+    catalog = _catalog_bytes(home)
 
     def crash(path: Path, document: object) -> None:
         raise OSError(28, "No space left on device")
 
     with monkeypatch.context() as patch:
-        patch.setattr(warehouse_module, "_write_json_atomically", crash)
+        patch.setattr(catalog_module, "write_json_atomically", crash)
         with pytest.raises(WarehouseError, match="cannot compact table dns_messages"):
             warehouse.compact(keep_replaced=AT_ONCE)
-    assert (home / "catalog.json").read_bytes() == catalog
+    assert _catalog_bytes(home) == catalog
     assert _everything(warehouse) == rows and _views(warehouse) == views
     listed = {stored.path for table in TABLES for stored in warehouse.files(table)}
     orphans = {str(path.relative_to(home)) for path in (home / "tables").rglob("*.parquet")} - listed
@@ -226,7 +227,7 @@ def test_a_failure_while_staging_changes_nothing(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     warehouse, _ = _filled(home, tmp_path)
-    catalog = (home / "catalog.json").read_bytes()
+    catalog = _catalog_bytes(home)
     files = sorted(path for path in (home / "tables").rglob("*.parquet"))
 
     def broken(*args: object) -> None:
@@ -235,7 +236,7 @@ def test_a_failure_while_staging_changes_nothing(
     monkeypatch.setattr(warehouse_module, "write_merged", broken)
     with pytest.raises(WarehouseError, match="left as it was"):
         warehouse.compact(keep_replaced=AT_ONCE)
-    assert (home / "catalog.json").read_bytes() == catalog
+    assert _catalog_bytes(home) == catalog
     assert sorted(path for path in (home / "tables").rglob("*.parquet")) == files
     assert not list((home / "staging").iterdir())
 
@@ -270,7 +271,13 @@ def test_readers_open_before_the_swap_read_on_until_the_files_expire(
         write.write(_findings_rows(1, start=700), "2023-11-14")
         write.commit("hours-later", "test")
     assert not any((home / path).exists() for path in old)
-    assert json.loads((home / "catalog.json").read_text())["tables"]["dns_messages"]["retired"] == []
+    assert Warehouse.open(home)._read_catalog()["tables"]["dns_messages"]["retired"] == []
     engine = DuckDBEngine(warehouse)
     assert engine.arrow(count).to_pylist() == expected
     engine.close()
+
+
+def _catalog_bytes(home: Path) -> list[bytes]:
+    """The catalog as stored: its checkpoint and its log entries, in order."""
+    log = sorted((home / "catalog.log").glob("*.json")) if (home / "catalog.log").is_dir() else []
+    return [(home / "catalog.json").read_bytes(), *(entry.read_bytes() for entry in log)]

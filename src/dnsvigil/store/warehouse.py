@@ -1,8 +1,8 @@
-"""The warehouse on disk: Parquet files per table and UTC day, committed through one catalog file.
+"""The warehouse on disk: Parquet files per table and UTC day, committed through the catalog.
 
 A write stages its files in a private directory, then, holding the catalog lock, renames them into place
-and rewrites `catalog.json` atomically. The catalog is the commit point: readers see only files it
-lists, so an interrupted ingest leaves nothing visible, and a source already committed is never
+and appends an entry to the catalog (`store.catalog`). The catalog is the commit point: readers see only
+files it lists, so an interrupted ingest leaves nothing visible, and a source already committed is never
 committed twice (re-ingesting the same bytes is a no-op). Concurrent writers serialise on the lock.
 
 Compaction (`Warehouse.compact`) swaps merged files for the small ones they replace in one such commit.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import shutil
 import uuid
@@ -27,11 +26,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dnsvigil.errors import SchemaVersionError, UsageError, WarehouseError
+from dnsvigil.store.catalog import CATALOG_FORMAT, Catalog, State
 from dnsvigil.store.compaction import Merge, TableCompaction, plan_merges, write_merged
 from dnsvigil.store.parquet import ROWS_PER_FILE, ROWS_PER_GROUP, open_writer, sync_file
 from dnsvigil.store.schema import TABLES, TableSchema
 
-CATALOG_FORMAT = 1
 REPLACED_FILES_KEPT = timedelta(hours=1)
 """How long compaction keeps the files it replaced: longer than any reader scans a list of files."""
 
@@ -63,24 +62,14 @@ class SourceRecord:
     committed_at: str
 
 
-def _write_json_atomically(path: Path, document: dict[str, Any]) -> None:
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with temporary.open("w", encoding="utf-8") as handle:
-        # Compact: only then does `json` use its C encoder (an indented catalog of thousands of files
-        # took 80 ms a commit to write).
-        handle.write(json.dumps(document, sort_keys=True, separators=(",", ":")))
-        handle.flush()
-        os.fsync(handle.fileno())
-    temporary.replace(path)
-
-
 class Warehouse:
     """A warehouse directory: tables of Parquet files and the catalog that commits them."""
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        self._catalog_path = home / "catalog.json"
+        self._catalog = Catalog(home, self._checked)
         self._lock_path = home / "catalog.lock"
+        self._stored: dict[str, tuple[list[dict[str, Any]], list[StoredFile]]] = {}
 
     @classmethod
     def open(cls, home: Path, *, create: bool = False) -> Warehouse:
@@ -90,7 +79,7 @@ class Warehouse:
             WarehouseError: `home` is not a warehouse (and `create` is false) or cannot be created.
         """
         warehouse = cls(home)
-        if not warehouse._catalog_path.exists():
+        if not warehouse._catalog.checkpoint.exists():
             if not create:
                 raise WarehouseError(
                     f"{home}: no dnsvigil warehouse here",
@@ -99,8 +88,8 @@ class Warehouse:
             try:
                 home.mkdir(parents=True, exist_ok=True)
                 with warehouse._locked():
-                    if not warehouse._catalog_path.exists():
-                        _write_json_atomically(warehouse._catalog_path, warehouse._empty_catalog())
+                    if not warehouse._catalog.checkpoint.exists():
+                        warehouse._catalog.create(warehouse._empty_catalog())
             except OSError as error:
                 raise WarehouseError(
                     f"{home}: cannot create the warehouse ({error.strerror})",
@@ -110,36 +99,53 @@ class Warehouse:
         return warehouse
 
     @staticmethod
-    def _empty_catalog() -> dict[str, Any]:
+    def _empty_catalog() -> State:
         return {
             "format": CATALOG_FORMAT,
+            "log_from": 0,
             "tables": {
                 name: {"version": table.version, "files": [], "sources": {}} for name, table in TABLES.items()
             },
         }
 
-    def _read_catalog(self) -> dict[str, Any]:
+    def _read_catalog(self) -> State:
+        with self._catalog_errors():
+            return self._catalog.read()
+
+    @contextlib.contextmanager
+    def _catalog_errors(self) -> Iterator[None]:
         try:
-            catalog: dict[str, Any] = json.loads(self._catalog_path.read_text(encoding="utf-8"))
+            yield
+        except WarehouseError:
+            raise
         except (OSError, ValueError) as error:
             raise WarehouseError(
-                f"{self._catalog_path}: cannot read the catalog ({error})",
+                f"{self._catalog.checkpoint}: cannot read the catalog ({error})",
                 hint="restore it from a backup, or start a new warehouse with --home",
             ) from error
-        if catalog.get("format") != CATALOG_FORMAT:
+
+    def _checked(self, catalog: State) -> State:
+        """A checkpoint just read, refused unless this dnsvigil reads it, with tables it lacks added."""
+        if catalog.get("format") not in (1, CATALOG_FORMAT):
             raise SchemaVersionError(
-                f"{self._catalog_path}: catalog format {catalog.get('format')} is not {CATALOG_FORMAT}",
+                f"{self._catalog.checkpoint}: catalog format {catalog.get('format')} is not {CATALOG_FORMAT}",
                 hint="use the dnsvigil version that wrote it",
             )
+        tables = dict(catalog["tables"])
         for name, table in TABLES.items():
-            entry = catalog["tables"].setdefault(name, {"version": table.version, "files": [], "sources": {}})
+            entry = tables.setdefault(name, {"version": table.version, "files": [], "sources": {}})
             if entry["version"] != table.version:
                 raise SchemaVersionError(
                     f"{self.home}: table {name} has schema version {entry['version']}, "
                     f"this dnsvigil reads version {table.version}",
                     hint="use the dnsvigil version that wrote it, or start a new warehouse with --home",
                 )
-        return catalog
+        return {**catalog, "format": CATALOG_FORMAT, "log_from": catalog.get("log_from", 0), "tables": tables}
+
+    def generation(self) -> tuple[object, ...]:
+        """A value that changes whenever a commit changes what the warehouse holds."""
+        with self._catalog_errors():
+            return self._catalog.generation()
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -152,16 +158,27 @@ class Warehouse:
 
     def files(self, table: str) -> list[StoredFile]:
         """The committed files of `table`, in commit order."""
-        entry = self._read_catalog()["tables"][table]
-        return [StoredFile(table=table, **record) for record in entry["files"]]
+        return self._stored_files(table, self._read_catalog()["tables"][table]["files"])
 
     def listing(self) -> dict[str, list[StoredFile]]:
-        """The committed files of every table, in commit order, from one reading of the catalog (a watcher's
-        catalog grows by a file every second or so: parsing it once per table adds up)."""
+        """The committed files of every table, in commit order, as of one commit."""
         tables = self._read_catalog()["tables"]
-        return {
-            name: [StoredFile(table=name, **record) for record in tables[name]["files"]] for name in TABLES
-        }
+        return {name: self._stored_files(name, tables[name]["files"]) for name in TABLES}
+
+    def _stored_files(self, table: str, records: list[dict[str, Any]]) -> list[StoredFile]:
+        """`records` as `StoredFile`s, made once: a watcher's table lists a file for every second or so, and
+        the catalog's states share their records, so a list that only grew is extended, not made again."""
+        known_records, stored = self._stored.get(table, ([], []))
+        if records is not known_records:
+            known = len(known_records)
+            # Commits append and compactions remove: the last record known still at its place means that
+            # nothing before it changed.
+            if known and len(records) >= known and records[known - 1] is known_records[-1]:
+                stored = [*stored, *(StoredFile(table=table, **record) for record in records[known:])]
+            else:
+                stored = [StoredFile(table=table, **record) for record in records]
+            self._stored[table] = (records, stored)
+        return list(stored)
 
     def sources(self, table: str) -> list[SourceRecord]:
         """The committed sources of `table`, in commit order."""
@@ -179,8 +196,7 @@ class Warehouse:
     def _commit(self, write: TableWrite, source_id: str, origin: str) -> bool:
         with self._locked():
             catalog = self._read_catalog()
-            entry = catalog["tables"][write.table.name]
-            if source_id in entry["sources"]:
+            if source_id in catalog["tables"][write.table.name]["sources"]:
                 return False
             self._remove_orphans(catalog)
             marker = self._commit_marker(os.getpid())
@@ -199,14 +215,14 @@ class Warehouse:
                         "source_id": source_id,
                     }
                 )
-            entry["files"].extend(records)
-            entry["sources"][source_id] = {
+            source = {
                 "origin": origin,
                 "rows": sum(staged.rows for staged in write.staged),
                 "committed_at": datetime.now(UTC).isoformat(timespec="seconds"),
             }
-            expired = _expire_retired(catalog, datetime.now(UTC))
-            _write_json_atomically(self._catalog_path, catalog)
+            expired = _expired(catalog, datetime.now(UTC))
+            change = {"table": write.table.name, "files": records, "source_id": source_id, "source": source}
+            self._catalog.append({**change, "expired": expired})
             self._delete(expired)
             marker.unlink()
             return True
@@ -271,8 +287,7 @@ class Warehouse:
         with self._locked():
             catalog = self._read_catalog()
             self._remove_orphans(catalog)
-            entry = catalog["tables"][table]
-            listed = {record["path"] for record in entry["files"]}
+            listed = {record["path"] for record in catalog["tables"][table]["files"]}
             applied = [(merge, path) for merge, path in staged if listed.issuperset(merge.paths)]
             now = datetime.now(UTC)
             if not applied and not _has_expired(catalog, now):
@@ -293,16 +308,12 @@ class Warehouse:
                 }
             # A merged file takes the place of its first file, so the list keeps its commit order.
             replaced = [path for merge, _ in applied for path in merge.paths]
-            gone = set(replaced) - set(merged)
-            entry["files"] = [
-                merged.get(record["path"], record) for record in entry["files"] if record["path"] not in gone
-            ]
             deadline = (now + keep).isoformat(timespec="seconds")
-            entry.setdefault("retired", []).extend(
-                {"path": path, "delete_after": deadline} for path in replaced
-            )
-            expired = _expire_retired(catalog, now)
-            _write_json_atomically(self._catalog_path, catalog)
+            retired = [{"path": path, "delete_after": deadline} for path in replaced]
+            expired = _expired(catalog, now, also=retired)
+            gone = sorted(set(replaced) - set(merged))
+            change = {"table": table, "merged": merged, "gone": gone, "retired": retired}
+            self._catalog.append({**change, "expired": expired})
             self._delete(expired)
             marker.unlink()
             return [merge for merge, _ in applied]
@@ -314,7 +325,7 @@ class Warehouse:
     def _commit_marker(self, pid: int) -> Path:
         return self.home / "staging" / f".commit-{pid}"
 
-    def _remove_orphans(self, catalog: dict[str, Any]) -> None:
+    def _remove_orphans(self, catalog: State) -> None:
         # Under the lock, a table file the catalog does not list can only be left by a commit that died
         # between its renames and its catalog write: it was never visible, so removing it loses nothing.
         # Such a commit leaves its marker behind, so the tables are searched only after one did.
@@ -344,7 +355,7 @@ class Warehouse:
                     shutil.rmtree(stale, ignore_errors=True)
 
 
-def _has_expired(catalog: dict[str, Any], now: datetime) -> bool:
+def _has_expired(catalog: State, now: datetime) -> bool:
     return any(
         datetime.fromisoformat(record["delete_after"]) <= now
         for entry in catalog["tables"].values()
@@ -352,20 +363,15 @@ def _has_expired(catalog: dict[str, Any], now: datetime) -> bool:
     )
 
 
-def _expire_retired(catalog: dict[str, Any], now: datetime) -> list[str]:
-    """Take the retired files whose time is up out of `catalog`; return their paths, to delete once the
-    catalog is written (a crash in between leaves them to the orphan clean-up)."""
-    expired = []
-    for entry in catalog["tables"].values():
-        kept = []
-        for record in entry.get("retired", ()):
-            if datetime.fromisoformat(record["delete_after"]) <= now:
-                expired.append(record["path"])
-            else:
-                kept.append(record)
-        if "retired" in entry:
-            entry["retired"] = kept
-    return expired
+def _expired(catalog: State, now: datetime, also: Sequence[dict[str, str]] = ()) -> list[str]:
+    """The retired files of `catalog` (and `also`) whose time is up: to take out of the catalog in the
+    commit, and delete once it is written (a crash in between leaves them to the orphan clean-up)."""
+    retired = [record for entry in catalog["tables"].values() for record in entry.get("retired", ())]
+    return [
+        record["path"]
+        for record in (*retired, *also)
+        if datetime.fromisoformat(record["delete_after"]) <= now
+    ]
 
 
 def _process_alive(pid: int) -> bool:

@@ -2,8 +2,8 @@
 
 Requests run on a thread pool and share the engine, whose queries each run on a DuckDB cursor of their
 own: concurrent requests query side by side rather than in turn. An ingest (or a compaction) that
-commits while the server runs changes `catalog.json`; the next request sees the new data through a fresh
-engine, while requests already running finish on the one they started with.
+commits while the server runs changes the catalog's generation; the next request sees the new data through
+a fresh engine, while requests already running finish on the one they started with.
 """
 
 from __future__ import annotations
@@ -40,18 +40,13 @@ class WarehouseData:
 
     def __init__(self, home: Path) -> None:
         self.warehouse = Warehouse.open(home)
-        self._catalog = home / "catalog.json"
         self._swap = threading.Lock()
-        self._stamp = self._catalog_stamp()
+        self._stamp = self.warehouse.generation()
         self._current = Snapshot(DuckDBEngine(self.warehouse))
-
-    def _catalog_stamp(self) -> tuple[int, int, int]:
-        status = self._catalog.stat()
-        return status.st_ino, status.st_mtime_ns, status.st_size
 
     def snapshot(self) -> Snapshot:
         """A runner over the data committed now, for one request."""
-        stamp = self._catalog_stamp()
+        stamp = self.warehouse.generation()
         with self._swap:
             if stamp != self._stamp:
                 # The old engine closes when the last request reading it lets go of it.

@@ -1,0 +1,135 @@
+"""The catalog as a checkpoint and a log: commits append, checkpoints fold, every reader sees every commit."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from dnsvigil.errors import WarehouseError
+from dnsvigil.store import catalog as catalog_module
+from dnsvigil.store.warehouse import Warehouse
+from tests.store.test_warehouse import _findings_rows
+
+
+def _commit(warehouse: Warehouse, number: int) -> None:
+    with warehouse.begin("findings") as write:
+        write.write(_findings_rows(1, start=number), "2023-11-14")
+        assert write.commit(f"source-{number}", "test")
+
+
+def _entries(home: Path) -> list[str]:
+    return sorted(path.name for path in (home / "catalog.log").glob("*.json"))
+
+
+def _sources(warehouse: Warehouse) -> list[str]:
+    return [source.source_id for source in warehouse.sources("findings")]
+
+
+def test_commits_append_entries_and_a_checkpoint_folds_them(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_module, "CHECKPOINT_ENTRIES", 4)
+    writer = Warehouse.open(home, create=True)
+    reader = Warehouse.open(home)  # another process, as far as the catalog goes: its own view
+    checkpoint = (home / "catalog.json").read_bytes()
+    for number in range(3):
+        _commit(writer, number)
+        assert (home / "catalog.json").read_bytes() == checkpoint  # a commit writes its entry only
+        assert _sources(reader) == [f"source-{index}" for index in range(number + 1)]
+    assert _entries(home) == ["000000000000.json", "000000000001.json", "000000000002.json"]
+    _commit(writer, 3)  # the fourth entry: folded into a new checkpoint, the log emptied
+    assert _entries(home) == []
+    assert json.loads((home / "catalog.json").read_text())["log_from"] == 4
+    for number in range(4, 7):
+        _commit(writer, number)
+    assert _entries(home) == ["000000000004.json", "000000000005.json", "000000000006.json"]
+    expected = [f"source-{index}" for index in range(7)]
+    assert _sources(reader) == _sources(writer) == _sources(Warehouse.open(home)) == expected
+    assert [stored.rows for stored in Warehouse.open(home).files("findings")] == [1] * 7
+
+
+def test_a_reader_behind_a_checkpoint_reads_it_and_what_follows(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_module, "CHECKPOINT_ENTRIES", 3)
+    writer = Warehouse.open(home, create=True)
+    reader = Warehouse.open(home)
+    _commit(writer, 0)
+    assert _sources(reader) == ["source-0"]
+    for number in range(1, 5):  # a checkpoint at the third, whose entries the reader never saw
+        _commit(writer, number)
+    assert _sources(reader) == [f"source-{index}" for index in range(5)]
+    assert reader.generation() == writer.generation()
+    before = reader.generation()
+    _commit(writer, 5)
+    assert reader.generation() != before
+
+
+def test_an_entry_the_checkpoint_holds_is_not_applied_twice(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_module, "CHECKPOINT_ENTRIES", 2)
+    writer = Warehouse.open(home, create=True)
+    _commit(writer, 0)
+    kept = (home / "catalog.log" / "000000000000.json").read_bytes()
+    _commit(writer, 1)  # the checkpoint holds both
+    # A writer that died between writing the checkpoint and deleting the entries it holds left one behind.
+    (home / "catalog.log" / "000000000000.json").write_bytes(kept)
+    assert _sources(Warehouse.open(home)) == ["source-0", "source-1"]
+    _commit(writer, 2)
+    _commit(writer, 3)  # the next checkpoint clears it
+    assert _entries(home) == []
+    assert _sources(Warehouse.open(home)) == [f"source-{index}" for index in range(4)]
+
+
+def test_a_catalog_of_the_first_format_is_read_and_rewritten_before_the_log_grows(home: Path) -> None:
+    Warehouse.open(home, create=True)
+    _commit(Warehouse.open(home), 0)
+    checkpoint = home / "catalog.json"
+    first = json.loads(checkpoint.read_text())  # as the first format wrote it: everything, and no log
+    log = home / "catalog.log"
+    for entry in log.glob("*.json"):
+        first = catalog_module.apply_change(first, json.loads(entry.read_text()))
+        entry.unlink()
+    first.pop("log_from")
+    checkpoint.write_text(json.dumps({**first, "format": 1}))
+    warehouse = Warehouse.open(home)
+    assert _sources(warehouse) == ["source-0"]
+    _commit(warehouse, 1)
+    assert json.loads(checkpoint.read_text())["format"] == 2  # rewritten before the entry was appended
+    assert _sources(Warehouse.open(home)) == ["source-0", "source-1"]
+
+
+def test_a_broken_entry_is_a_clear_error(home: Path) -> None:
+    writer = Warehouse.open(home, create=True)
+    _commit(writer, 0)
+    (home / "catalog.log" / "000000000001.json").write_text('{"table": "find')
+    with pytest.raises(WarehouseError, match="cannot read the catalog"):
+        Warehouse.open(home).files("findings")
+
+
+def test_listed_files_follow_appends_and_compactions(home: Path) -> None:
+    writer = Warehouse.open(home, create=True)
+    for number in range(5):
+        _commit(writer, number)
+        assert writer.files("findings") == Warehouse.open(home).files("findings")  # extended as it grew
+    writer.compact(keep_replaced=timedelta(0))
+    merged = writer.files("findings")
+    assert merged == Warehouse.open(home).files("findings") and len(merged) == 1
+    _commit(writer, 5)
+    assert writer.listing()["findings"] == [*merged, Warehouse.open(home).files("findings")[-1]]
+
+
+def test_listed_files_follow_a_compaction_the_reader_did_not_see(home: Path) -> None:
+    writer, reader = Warehouse.open(home, create=True), Warehouse.open(home, create=True)
+    for number in range(3):
+        _commit(writer, number)
+    assert len(reader.files("findings")) == 3
+    writer.compact(keep_replaced=timedelta(0))  # 3 files -> 1, then 3 more: as many as the reader knew, and 1
+    for number in range(3, 6):
+        _commit(writer, number)
+    assert reader.files("findings") == writer.files("findings") == Warehouse.open(home).files("findings")
+    assert len(reader.files("findings")) == 4
