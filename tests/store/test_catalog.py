@@ -76,12 +76,14 @@ def test_an_entry_the_checkpoint_holds_is_not_applied_twice(
     _commit(writer, 0)
     kept = (home / "catalog.log" / "000000000000.json").read_bytes()
     _commit(writer, 1)  # the checkpoint holds both
-    # A writer that died between writing the checkpoint and deleting the entries it holds left one behind.
+    # A writer that died between writing the checkpoint and deleting the entries it holds left one behind,
+    # and one that died writing an entry left its temporary file.
     (home / "catalog.log" / "000000000000.json").write_bytes(kept)
+    (home / "catalog.log" / ".000000000002.json.0123.tmp").write_text('{"table": "fi')
     assert _sources(Warehouse.open(home)) == ["source-0", "source-1"]
     _commit(writer, 2)
-    _commit(writer, 3)  # the next checkpoint clears it
-    assert _entries(home) == []
+    _commit(writer, 3)  # the next checkpoint clears them
+    assert not list((home / "catalog.log").iterdir())
     assert _sources(Warehouse.open(home)) == [f"source-{index}" for index in range(4)]
 
 

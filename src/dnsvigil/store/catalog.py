@@ -159,5 +159,6 @@ class Catalog:
         if self._log.is_dir():
             for entry in self._log.iterdir():
                 sequence = entry.name.removesuffix(".json")
-                if sequence.isdigit() and int(sequence) < self._next:
+                # Under the lock no entry is being written: a temporary file is a dead writer's.
+                if (sequence.isdigit() and int(sequence) < self._next) or entry.name.endswith(".tmp"):
                     entry.unlink(missing_ok=True)
