@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -135,3 +136,20 @@ def test_listed_files_follow_a_compaction_the_reader_did_not_see(home: Path) -> 
         _commit(writer, number)
     assert reader.files("findings") == writer.files("findings") == Warehouse.open(home).files("findings")
     assert len(reader.files("findings")) == 4
+
+
+def test_checkpoints_come_less_often_as_the_catalog_grows(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_module, "CHECKPOINT_ENTRIES", 2)
+    monkeypatch.setattr(catalog_module, "FILES_PER_ENTRY_BETWEEN_CHECKPOINTS", 4)
+    writer = Warehouse.open(home, create=True)
+    checkpoints = []
+    for number in range(40):
+        _commit(writer, number)
+        if not _entries(home):
+            checkpoints.append(number + 1)  # files listed after the commit that folded the log
+    # Two entries between checkpoints at first, then one for every four files listed.
+    gaps = [later - earlier for earlier, later in itertools.pairwise(checkpoints)]
+    assert gaps[0] == 2 and gaps[-1] > 4 and gaps == sorted(gaps)
+    assert _sources(Warehouse.open(home)) == [f"source-{index}" for index in range(40)]
