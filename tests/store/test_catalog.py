@@ -153,3 +153,32 @@ def test_checkpoints_come_less_often_as_the_catalog_grows(
     gaps = [later - earlier for earlier, later in itertools.pairwise(checkpoints)]
     assert gaps[0] == 2 and gaps[-1] > 4 and gaps == sorted(gaps)
     assert _sources(Warehouse.open(home)) == [f"source-{index}" for index in range(40)]
+
+
+def test_a_checkpoint_that_cannot_be_written_leaves_the_commit_standing(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_module, "CHECKPOINT_ENTRIES", 2)
+    writer = Warehouse.open(home, create=True)
+    _commit(writer, 0)
+    checkpoint = (home / "catalog.json").read_bytes()
+    written = catalog_module.write_json_atomically
+
+    def no_space(descriptor: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    def full_for_the_checkpoint(path: Path, document: dict[str, object]) -> None:
+        with monkeypatch.context() as patch:
+            if path.name == "catalog.json":
+                patch.setattr(catalog_module.os, "fsync", no_space)  # its temporary file is half written
+            written(path, document)
+
+    monkeypatch.setattr(catalog_module, "write_json_atomically", full_for_the_checkpoint)
+    _commit(writer, 1)  # its checkpoint is due and fails: the commit stands
+    assert (home / "catalog.json").read_bytes() == checkpoint
+    assert _sources(Warehouse.open(home)) == ["source-0", "source-1"]
+    monkeypatch.setattr(catalog_module, "write_json_atomically", written)
+    _commit(writer, 2)  # the next commit folds the log
+    assert _entries(home) == []
+    assert _sources(Warehouse.open(home)) == ["source-0", "source-1", "source-2"]
+    assert not list(home.glob(".catalog.json.*.tmp"))

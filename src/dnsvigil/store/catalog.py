@@ -16,6 +16,7 @@ commit, and its next read loads the new checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -43,13 +44,17 @@ its schema `version`, `files`, `sources` and `retired` files. Read-only to whoev
 def write_json_atomically(path: Path, document: dict[str, Any]) -> None:
     """Write `document` to `path` so that a reader sees the old content or the new, never part of it."""
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with temporary.open("w", encoding="utf-8") as handle:
-        # Compact: only then does `json` use its C encoder (an indented catalog of thousands of files
-        # took 80 ms a commit to write). Unsorted: sources keep the order they were committed in.
-        handle.write(json.dumps(document, separators=(",", ":")))
-        handle.flush()
-        os.fsync(handle.fileno())
-    temporary.replace(path)
+    try:
+        with temporary.open("w", encoding="utf-8") as handle:
+            # Compact: only then does `json` use its C encoder (an indented catalog of thousands of files
+            # took 80 ms a commit to write). Unsorted: sources keep the order they were committed in.
+            handle.write(json.dumps(document, separators=(",", ":")))
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def apply_change(state: State, change: dict[str, Any]) -> State:
@@ -115,8 +120,7 @@ class Catalog:
         """Commit `change` (see `apply_change`); the caller holds the warehouse's lock. Returns the new state.
 
         Raises:
-            OSError: the entry (or a due checkpoint) cannot be written; when the entry was not written,
-                nothing was committed.
+            OSError: the entry cannot be written (nothing was committed).
         """
         with self._lock:
             state = self._refreshed()
@@ -129,7 +133,10 @@ class Catalog:
             listed = sum(len(table["files"]) for table in self._state["tables"].values())
             due = max(CHECKPOINT_ENTRIES, listed // FILES_PER_ENTRY_BETWEEN_CHECKPOINTS)
             if self._next - self._state["log_from"] >= due:
-                self._write_checkpoint(self._state)
+                # The commit stands with its entry written; a checkpoint that fails (a full disk) is tried
+                # again by the next commit.
+                with contextlib.suppress(OSError):
+                    self._write_checkpoint(self._state)
             return self._state
 
     def create(self, state: State) -> None:
