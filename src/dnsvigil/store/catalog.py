@@ -86,6 +86,21 @@ def apply_change(state: State, change: dict[str, Any]) -> State:
     return {**state, "tables": tables}
 
 
+def _parsed(path: Path) -> dict[str, Any]:
+    """The JSON document at `path`.
+
+    Raises:
+        FileNotFoundError: there is none.
+        ValueError: it is not JSON; the message names the file.
+    """
+    text = path.read_text(encoding="utf-8")
+    try:
+        document: dict[str, Any] = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+    return document
+
+
 class Catalog:
     """The catalog of the warehouse at `home`, as this process last read it; safe to share between threads.
 
@@ -103,7 +118,7 @@ class Catalog:
         self._stamp: tuple[int, int, int] | None = None
         self._state: State = {}
         self._next = 0  # the sequence of the next entry to apply
-        self._on_disk_format = CATALOG_FORMAT
+        self._on_disk_format: object = CATALOG_FORMAT
 
     def read(self) -> State:
         """The catalog as committed now (or, racing a checkpoint, at a commit just before)."""
@@ -151,13 +166,13 @@ class Catalog:
         status = self.checkpoint.stat()
         stamp = (status.st_ino, status.st_mtime_ns, status.st_size)
         if stamp != self._stamp:
-            state = json.loads(self.checkpoint.read_text(encoding="utf-8"))
+            state = _parsed(self.checkpoint)
             self._on_disk_format = state.get("format")
             state = self._checked(state)
             self._state, self._next, self._stamp = state, state["log_from"], stamp
         while True:
             try:
-                change = json.loads(self._entry(self._next).read_text(encoding="utf-8"))
+                change = _parsed(self._entry(self._next))
             except FileNotFoundError:
                 return self._state  # no newer entry, or a checkpoint is folding them: seen next time
             self._state = apply_change(self._state, change)

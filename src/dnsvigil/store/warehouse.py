@@ -120,7 +120,7 @@ class Warehouse:
             raise
         except (OSError, ValueError) as error:
             raise WarehouseError(
-                f"{self._catalog.checkpoint}: cannot read the catalog ({error})",
+                f"{self.home}: cannot read the catalog ({error})",
                 hint="restore it from a backup, or start a new warehouse with --home",
             ) from error
 
@@ -221,8 +221,10 @@ class Warehouse:
                 "committed_at": datetime.now(UTC).isoformat(timespec="seconds"),
             }
             expired = _expired(catalog, datetime.now(UTC))
-            change = {"table": write.table.name, "files": records, "source_id": source_id, "source": source}
-            self._catalog.append({**change, "expired": expired})
+            self._catalog.append(
+                {"table": write.table.name, "files": records, "source_id": source_id, "source": source,
+                 "expired": expired}
+            )  # fmt: skip
             self._delete(expired)
             marker.unlink()
             return True
@@ -290,7 +292,7 @@ class Warehouse:
             listed = {record["path"] for record in catalog["tables"][table]["files"]}
             applied = [(merge, path) for merge, path in staged if listed.issuperset(merge.paths)]
             now = datetime.now(UTC)
-            if not applied and not _has_expired(catalog, now):
+            if not applied and not _expired(catalog, now):
                 return []
             marker = self._commit_marker(os.getpid())
             marker.parent.mkdir(parents=True, exist_ok=True)
@@ -312,8 +314,9 @@ class Warehouse:
             retired = [{"path": path, "delete_after": deadline} for path in replaced]
             expired = _expired(catalog, now, also=retired)
             gone = sorted(set(replaced) - set(merged))
-            change = {"table": table, "merged": merged, "gone": gone, "retired": retired}
-            self._catalog.append({**change, "expired": expired})
+            self._catalog.append(
+                {"table": table, "merged": merged, "gone": gone, "retired": retired, "expired": expired}
+            )
             self._delete(expired)
             marker.unlink()
             return [merge for merge, _ in applied]
@@ -353,14 +356,6 @@ class Warehouse:
                 pid = stale.name.split("-", 1)[0]  # staged writes are named <pid>-...; markers start with .
                 if pid.isdigit() and not _process_alive(int(pid)):
                     shutil.rmtree(stale, ignore_errors=True)
-
-
-def _has_expired(catalog: State, now: datetime) -> bool:
-    return any(
-        datetime.fromisoformat(record["delete_after"]) <= now
-        for entry in catalog["tables"].values()
-        for record in entry.get("retired", ())
-    )
 
 
 def _expired(catalog: State, now: datetime, also: Sequence[dict[str, str]] = ()) -> list[str]:
