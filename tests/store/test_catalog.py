@@ -182,3 +182,31 @@ def test_a_checkpoint_that_cannot_be_written_leaves_the_commit_standing(
     assert _entries(home) == []
     assert _sources(Warehouse.open(home)) == ["source-0", "source-1", "source-2"]
     assert not list(home.glob(".catalog.json.*.tmp"))
+
+
+def test_a_long_catalog_is_encoded_in_short_pieces_that_make_the_same_json() -> None:
+    files = [
+        {"path": f"tables/findings/day=2023-11-14/{number}.parquet", "rows": number}
+        for number in range(5_001)
+    ]
+    document = {
+        "format": 2,
+        "log_from": 7,
+        "tables": {
+            "findings": {
+                "version": 3,
+                "files": files,
+                "sources": {f"s{n}": {"origin": "é\u2028"} for n in range(4_000)},
+            },
+            "empty": {"version": 1, "files": [], "sources": {}, "retired": [{"path": "x"}]},
+        },
+    }
+    pieces = list(catalog_module.json_pieces(document))
+    whole = json.dumps(document, separators=(",", ":"))
+    assert "".join(pieces) == whole
+    # Cut between items: no piece holds more than one piece's worth of the 9,000 records.
+    assert max(len(piece) for piece in pieces) < len(whole) / 3
+    assert json.loads("".join(catalog_module.json_pieces({1: [2] * 3_000, "k": []}))) == {
+        "1": [2] * 3_000,
+        "k": [],
+    }
