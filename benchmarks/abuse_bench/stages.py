@@ -155,7 +155,7 @@ def child_profile(home: Path) -> dict[str, Any]:
     from dnsvigil.abuse.flocking import find_flocking
     from dnsvigil.abuse.mitigation import summarise, timelines
     from dnsvigil.abuse.rates import compute_rates
-    from dnsvigil.abuse.sources import find_window
+    from dnsvigil.abuse.sources import find_window, latest_registrations
     from dnsvigil.store.engine import DuckDBEngine
     from dnsvigil.store.schema import DOMAIN_VERDICTS
     from dnsvigil.store.warehouse import Warehouse
@@ -180,12 +180,18 @@ def child_profile(home: Path) -> dict[str, Any]:
     timed("store verdicts", lambda: store_computed(warehouse, DOMAIN_VERDICTS, verdicts.table, key="domain",
                                                    run="benchmark-profile"))  # fmt: skip
     engine = DuckDBEngine(warehouse)
-    timed("rates", lambda: compute_rates(engine, window, settings.rates, computed_at=now))
-    timed("concentration", lambda: concentration_by_month(engine, window))
-    found = timed("mitigation: timelines SQL", lambda: timelines(engine, window))
+    registered = timed("latest registration of each domain", lambda: latest_registrations(engine))
+    timed(
+        "rates", lambda: compute_rates(engine, window, settings.rates, computed_at=now, registered=registered)
+    )
+    timed("concentration", lambda: concentration_by_month(engine, window, registered=registered))
+    found = timed("mitigation: timelines SQL", lambda: timelines(engine, window, registered=registered))
     timed("mitigation: Kaplan-Meier summaries", lambda: summarise(found))
-    timed("disproportion", lambda: find_disproportionate(engine, window, settings.disproportion))
-    timed("flocking", lambda: find_flocking(engine, window, settings.shifts))
+    disproportion = settings.disproportion
+    timed(
+        "disproportion", lambda: find_disproportionate(engine, window, disproportion, registered=registered)
+    )
+    timed("flocking", lambda: find_flocking(engine, window, settings.shifts, registered=registered))
     timed("feed quality", lambda: feed_quality(engine, window))
     engine.close()
     return {"seconds": seconds}

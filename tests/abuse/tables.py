@@ -155,6 +155,11 @@ class AbuseRunner:
     def arrow(
         self, sql: str, params: list[object] | None = None, *, tables: Mapping[str, pa.Table] | None = None
     ) -> pa.Table:
-        assert not tables, "abuse analyzers keep no tables of their own"
-        result: pa.Table = self.connection.sql(sql, params=params or None).to_arrow_table()
+        for name, own in (tables or {}).items():
+            self.connection.register(name, own)
+        try:
+            result: pa.Table = self.connection.sql(sql, params=params or None).to_arrow_table()
+        finally:
+            for name in tables or {}:
+                self.connection.unregister(name)
         return result

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from dnsvigil.abuse.intervals import poisson, wilson
 from dnsvigil.abuse.rates import RateSettings, compute_rates
-from dnsvigil.abuse.sources import Window, find_window
+from dnsvigil.abuse.sources import Window, find_window, latest_registrations
 from dnsvigil.errors import DnsvigilError, UsageError
 from dnsvigil.store.schema import ABUSE_RATES
 from tests.abuse.tables import AbuseRunner, dum, listing, registrar, registration, utc, zone
@@ -197,3 +198,34 @@ def test_a_month_counts_a_domain_of_several_snapshots_once() -> None:
         ("day", date(2024, 1, 10)): 3,
         ("day", date(2024, 1, 20)): 4,  # b, c, d and x
     }
+
+
+def test_rates_read_the_latest_registrations_they_are_given() -> None:
+    runner = world()
+    registered = latest_registrations(runner)
+    assert sorted(registered.column("domain").to_pylist()) == [
+        "a.com",
+        "b.com",
+        "c.com",
+        "d.com",
+        "e.com",
+        "new.com",
+    ]
+    assert compute_rates(runner, JANUARY, ANY_SIZE, computed_at=NOW, registered=registered) == compute_rates(
+        runner, JANUARY, ANY_SIZE, computed_at=NOW
+    )
+    spam = {"period_kind": "month", "entity_type": "registrar", "denominator": "dum", "threat": "spam"}
+    assert pick(rates(runner), **spam, entity="146")["abused"] == 1  # a.com
+    # Given a table in which d.com (listed for spam) is 146's, the rates follow it, not the registrations.
+    domains, registrars = (registered.column(name).to_pylist() for name in ("domain", "registrar"))
+    registrars = [
+        146 if domain == "d.com" else number for domain, number in zip(domains, registrars, strict=True)
+    ]
+    moved = registered.set_column(
+        registered.schema.get_field_index("registrar"),
+        "registrar",
+        pa.array(registrars, registered.schema.field("registrar").type),
+    )
+    rows = compute_rates(runner, JANUARY, ANY_SIZE, computed_at=NOW, registered=moved).to_pylist()
+    assert pick(rows, **spam, entity="146")["abused"] == 2
+    assert pick(rows, **spam, entity="1068")["abused"] == 0

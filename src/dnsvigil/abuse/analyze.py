@@ -22,7 +22,7 @@ from dnsvigil.abuse.feed_quality import FeedQuality, feed_quality
 from dnsvigil.abuse.flocking import Flocking, ShiftSettings, find_flocking
 from dnsvigil.abuse.mitigation import MitigationSummary, summarise, timelines
 from dnsvigil.abuse.rates import RateSettings, compute_rates
-from dnsvigil.abuse.sources import Window, find_window
+from dnsvigil.abuse.sources import Window, find_window, latest_registrations
 from dnsvigil.config import read_int, read_share
 from dnsvigil.errors import UsageError
 from dnsvigil.findings import Finding
@@ -118,11 +118,15 @@ def analyze_and_store(
     )
     engine = DuckDBEngine(warehouse)  # anew: its views include the verdicts just stored
     try:
-        rates = compute_rates(engine, window, settings.rates, computed_at=computed_at)
-        concentration = concentration_by_month(engine, window)
-        mitigation = summarise(timelines(engine, window))
-        disproportionate = find_disproportionate(engine, window, settings.disproportion)
-        flocking = find_flocking(engine, window, settings.shifts)
+        registered = latest_registrations(engine)  # once: five analyses read it
+        rates = compute_rates(engine, window, settings.rates, computed_at=computed_at, registered=registered)
+        concentration = concentration_by_month(engine, window, registered=registered)
+        mitigation = summarise(timelines(engine, window, registered=registered))
+        disproportionate = find_disproportionate(
+            engine, window, settings.disproportion, registered=registered
+        )
+        flocking = find_flocking(engine, window, settings.shifts, registered=registered)
+        del registered
         feeds = feed_quality(engine, window)
     finally:
         engine.close()

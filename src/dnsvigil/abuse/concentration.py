@@ -14,8 +14,9 @@ from datetime import date
 from typing import Final
 
 import numpy as np
+import pyarrow as pa
 
-from dnsvigil.abuse.sources import THREAT_GROUPS, Window, listed_ctes, real_registrar
+from dnsvigil.abuse.sources import THREAT_GROUPS, Window, listed_ctes, real_registrar, registered_table
 from dnsvigil.store.sql import SqlRunner
 
 TOP: Final = (1, 5, 10)
@@ -86,8 +87,11 @@ class PeriodConcentration:
     concentration: Concentration
 
 
-def concentration_by_month(runner: SqlRunner, window: Window) -> list[PeriodConcentration]:
-    """The concentration of each month, threat group and kind of entity in the window."""
+def concentration_by_month(
+    runner: SqlRunner, window: Window, *, registered: pa.Table | None = None
+) -> list[PeriodConcentration]:
+    """The concentration of each month, threat group and kind of entity in the window (`registered`:
+    `sources.latest_registrations`, computed here when not given)."""
     rows = runner.arrow(
         f"""WITH {listed_ctes("month")}
 SELECT period_start, 'tld' AS entity_type, tld AS entity, threat, count(DISTINCT domain) AS abused
@@ -97,6 +101,7 @@ SELECT t.period_start, 'registrar', CASE WHEN {real_registrar("r.registrar")} TH
   t.threat, count(DISTINCT t.domain)
 FROM tagged t LEFT JOIN registered r ON r.domain = t.domain GROUP BY ALL""",
         [window.start, window.end],
+        tables=registered_table(runner, registered),
     ).to_pylist()
     counts: dict[tuple[date, str, str], dict[str, int]] = defaultdict(dict)
     unattributed: dict[tuple[date, str, str], int] = defaultdict(int)

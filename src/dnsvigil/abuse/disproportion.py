@@ -21,9 +21,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import pyarrow as pa
 from scipy.stats import binom  # type: ignore[import-untyped]
 
-from dnsvigil.abuse.sources import Window, listed_ctes, month_span, real_registrar, registrar_names
+from dnsvigil.abuse.sources import (
+    Window,
+    listed_ctes,
+    month_span,
+    real_registrar,
+    registered_table,
+    registrar_names,
+)
 from dnsvigil.findings import Finding, FindingCode, Severity, SubjectType, register_code
 from dnsvigil.store.sql import SqlRunner
 
@@ -65,9 +73,10 @@ class DisproportionSettings:
 
 
 def find_disproportionate(
-    runner: SqlRunner, window: Window, settings: DisproportionSettings
+    runner: SqlRunner, window: Window, settings: DisproportionSettings, *, registered: pa.Table | None = None
 ) -> list[Finding]:
-    """The `ABUSE.DISPROPORTIONATE` findings of each month of the window, by month and registrar."""
+    """The `ABUSE.DISPROPORTIONATE` findings of each month of the window, by month and registrar
+    (`registered`: `sources.latest_registrations`, computed here when not given)."""
     rows = runner.arrow(
         f"""WITH {listed_ctes("month")},
 dum AS (
@@ -91,6 +100,7 @@ SELECT m.month, m.registrar::VARCHAR AS registrar, m.managed,
 FROM managed m LEFT JOIN listed_malicious x ON x.month = m.month AND x.registrar = m.registrar
 WHERE m.managed > 0 GROUP BY ALL ORDER BY m.month, registrar""",
         [window.start, window.end],
+        tables=registered_table(runner, registered),
     ).to_pylist()
     months: dict[date, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:

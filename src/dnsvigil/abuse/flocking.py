@@ -28,7 +28,14 @@ from typing import Any, Literal
 import pyarrow as pa
 from scipy.stats import fisher_exact  # type: ignore[import-untyped]
 
-from dnsvigil.abuse.sources import Window, listed_ctes, month_span, real_registrar, registrar_names
+from dnsvigil.abuse.sources import (
+    Window,
+    listed_ctes,
+    month_span,
+    real_registrar,
+    registered_table,
+    registrar_names,
+)
 from dnsvigil.findings import Finding, FindingCode, Severity, SubjectType, register_code
 from dnsvigil.store.sql import SqlRunner
 
@@ -134,17 +141,25 @@ class _Registration:
         return (self.registrar, self.tld, self.day, self.nameservers)
 
 
-def find_flocking(runner: SqlRunner, window: Window, settings: ShiftSettings) -> Flocking:
-    """Shares, flows and shift findings for each month of `window` (compared with the month before it)."""
+def find_flocking(
+    runner: SqlRunner, window: Window, settings: ShiftSettings, *, registered: pa.Table | None = None
+) -> Flocking:
+    """Shares, flows and shift findings for each month of `window` (compared with the month before it;
+    `registered`: `sources.latest_registrations`, computed here when not given)."""
     previous = _previous_month(window.start)
     rows = runner.arrow(
-        f"""WITH {listed_ctes("month")}
+        f"""WITH {listed_ctes("month")},
+servers AS (
+  SELECT domain, arg_max(nameservers, observed) AS nameservers
+  FROM registrations WHERE domain IN (SELECT domain FROM malicious) GROUP BY domain
+)
 SELECT r.domain, date_trunc('month', r.created)::DATE AS month, r.created::DATE AS day,
   CASE WHEN {real_registrar("r.registrar")} THEN r.registrar::VARCHAR END AS registrar,
-  r.tld, r.nameservers
-FROM registered r JOIN malicious USING (domain)
+  r.tld, s.nameservers
+FROM registered r JOIN malicious USING (domain) LEFT JOIN servers s USING (domain)
 WHERE r.created >= $3::DATE AND r.created < $2::DATE""",
         [window.start, window.end, previous],
+        tables=registered_table(runner, registered),
     ).to_pylist()
     registrations = [
         _Registration(

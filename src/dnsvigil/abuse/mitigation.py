@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
+import pyarrow as pa
 
-from dnsvigil.abuse.sources import Window, listed_ctes, real_registrar
+from dnsvigil.abuse.sources import Window, listed_ctes, real_registrar, registered_table
 from dnsvigil.store.sql import SqlRunner
 
 WITHIN_DAYS: Final = (1, 7, 30)
@@ -96,8 +97,9 @@ class MitigationSummary:
     unmitigated_max_days: float | None
 
 
-def timelines(runner: SqlRunner, window: Window) -> list[Timeline]:
-    """The timeline of every domain first listed within the window (followed to the end of the data)."""
+def timelines(runner: SqlRunner, window: Window, *, registered: pa.Table | None = None) -> list[Timeline]:
+    """The timeline of every domain first listed within the window (followed to the end of the data;
+    `registered`: `sources.latest_registrations`, computed here when not given)."""
     rows = runner.arrow(
         f"""WITH {listed_ctes("month")},
 first AS (
@@ -150,6 +152,7 @@ FROM first f LEFT JOIN removed_bracket z USING (domain) LEFT JOIN held_bracket h
   LEFT JOIN registered s USING (domain)
 ORDER BY f.domain""",
         [window.start, window.end],
+        tables=registered_table(runner, registered),
     ).to_pylist()
     result = []
     for row in rows:

@@ -35,6 +35,7 @@ from dnsvigil.abuse.sources import (
     listed_ctes,
     period_of,
     real_registrar,
+    registered_table,
     registrar_names,
 )
 from dnsvigil.store.schema import ABUSE_RATES
@@ -189,16 +190,24 @@ ORDER BY period_start, threat, entity"""
 
 
 def compute_rates(
-    runner: SqlRunner, window: Window, settings: RateSettings, *, computed_at: datetime
+    runner: SqlRunner,
+    window: Window,
+    settings: RateSettings,
+    *,
+    computed_at: datetime,
+    registered: pa.Table | None = None,
 ) -> pa.Table:
-    """Every rate of the window, day by day and month by month, as rows of the `abuse_rates` table."""
+    """Every rate of the window, day by day and month by month, as rows of the `abuse_rates` table
+    (`registered`: `sources.latest_registrations`, computed here when not given)."""
     names = registrar_names(runner)
+    tables = registered_table(runner, registered)
     parts = []
     for kind in PERIOD_KINDS:
         for measure in MEASURES:
             rows = runner.arrow(
                 _query(measure, kind),
                 [window.start, window.end, list(THREAT_GROUPS), settings.min_population],
+                tables=tables,
             )
             if rows.num_rows:
                 parts.append(_qualified(rows, kind, measure, names, settings, computed_at))
