@@ -129,7 +129,13 @@ def test_the_watcher_lowers_its_own_cpu_priority(home: Path, socket_path: Path) 
             env=environment,
         )
         try:
-            wait_for(socket_path.is_socket, what="the socket")  # it listens after lowering its priority
+            # It listens after lowering its priority, so on a busy machine its start-up is slow: a long wait,
+            # cut short if it exits.
+            def listening_or_gone(process: subprocess.Popen[str] = watcher) -> bool:
+                return socket_path.is_socket() or process.poll() is not None
+
+            wait_for(listening_or_gone, seconds=120, what="the socket")
+            assert watcher.poll() is None, watcher.communicate()[1]
             niceness = os.getpriority(os.PRIO_PROCESS, watcher.pid)
         finally:
             watcher.send_signal(signal.SIGTERM)
