@@ -26,7 +26,7 @@ BENCHMARKS = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCHMARKS))
 
 from detect_bench.labelled import run_seed  # noqa: E402
-from detect_bench.live import run_live  # noqa: E402
+from detect_bench.live import PINNED_APART, SHARED, run_live  # noqa: E402
 from detect_bench.report import labelled_section, live_section, with_live_section  # noqa: E402
 from detect_bench.scoring import score  # noqa: E402
 from ingest_bench.report import machine, versions  # noqa: E402
@@ -57,6 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=",".join(str(rate) for rate in DEFAULT_LIVE_RATES),
         help="queries/s of the runs with dnstap, comma-separated; 0 is full rate",
     )
+    parser.add_argument(
+        "--pin-apart",
+        action="store_true",
+        help="knotd and dnsperf on CPU 0, the reader on CPU 1: does it keep up given a core of its own?",
+    )
+    parser.add_argument(
+        "--busy-neighbour",
+        action="store_true",
+        help="also a run per rate with the null reader beside a process keeping a core busy",
+    )
     parser.add_argument("--skip-live", action="store_true", help="leave out the Knot/dnsperf runs")
     parser.add_argument("--skip-labelled", action="store_true", help="leave out the labelled set")
     return parser
@@ -82,15 +92,28 @@ def main(argv: list[str] | None = None) -> int:
     if not options.skip_live:
         rates = tuple(int(rate) for rate in options.live_rates.split(",") if rate.strip())
         load = os.getloadavg()
-        when = f"{today} on {host['cpu']}, {host['cores']} cores, dnsvigil {tools.get('dnsvigil', 'unknown')}"
+        placement = PINNED_APART if options.pin_apart else SHARED
+        when = (
+            f"{today} on {host['cpu']}, {host['cores']} cores, dnsvigil {tools.get('dnsvigil', 'unknown')}; "
+            f"{placement.describe()}"
+        )
         live = live_section(
-            run_live(SCRATCH / "detect-live", options.live_seconds, rates),
+            run_live(
+                SCRATCH / "detect-live",
+                options.live_seconds,
+                rates,
+                placement=placement,
+                busy_neighbour=options.busy_neighbour,
+            ),
             options.live_seconds,
             when=when,
             load=load,
         )
-    default_live = options.live_seconds == DEFAULT_LIVE_SECONDS and options.live_rates == ",".join(
-        str(rate) for rate in DEFAULT_LIVE_RATES
+    default_live = (
+        options.live_seconds == DEFAULT_LIVE_SECONDS
+        and options.live_rates == ",".join(str(rate) for rate in DEFAULT_LIVE_RATES)
+        and not options.pin_apart
+        and not options.busy_neighbour
     )
     results = BENCHMARKS / "DETECT.md"
     if options.skip_labelled and live and default_live and results.exists():

@@ -42,6 +42,10 @@ from ingest_bench.processes import child_env, last_json
 PORT = 53547
 NULL_READER = Path(__file__).resolve().parent / "null_reader.py"
 WATCHER = "dnsvigil"
+NULL_BESIDE_BUSY = "null reader beside a busy process"
+_BUSY = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end:\n    pass\n"
+"""A process that keeps one core busy for `seconds` and stops by itself: what any busy neighbour of Knot
+costs it, the comparison for the watcher's CPU (it uses about a core at full rate)."""
 _DNSTAP = """mod-dnstap:
   - id: tap
     sink: "unix:{socket}"
@@ -100,6 +104,36 @@ class LiveRun:
         return max(self.expected - int((self.summary or {}).get("received", 0)), 0)
 
 
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """The CPUs the server side (knotd, dnsperf) and the reader may run on; None: any.
+
+    Shared, they compete for both cores, and what Knot loses mixes the reader's speed with the CPU it takes
+    from Knot; pinned apart, Knot's losses with either reader say whether the reader keeps up.
+    """
+
+    server: tuple[int, ...] | None = None
+    reader: tuple[int, ...] | None = None
+
+    def describe(self) -> str:
+        if self.server is None and self.reader is None:
+            return "every process on any core"
+        return f"knotd and dnsperf on CPU {_cpus(self.server)}, the reader on CPU {_cpus(self.reader)}"
+
+
+SHARED = Placement()
+PINNED_APART = Placement(server=(0,), reader=(1,))
+
+
+def _cpus(cpus: tuple[int, ...] | None) -> str:
+    return "any" if cpus is None else ",".join(str(cpu) for cpu in cpus)
+
+
+def _on(cpus: tuple[int, ...] | None, command: list[str]) -> list[str]:
+    """`command` confined to `cpus` (by `taskset`, which execs it: the process keeps its pid)."""
+    return command if cpus is None else ["taskset", "-c", _cpus(cpus), *command]
+
+
 class OtherLoad:
     """CPU used by processes other than this one and its children between `__init__` and `cores`."""
 
@@ -135,15 +169,18 @@ def _our_seconds() -> float:
 
 
 @contextmanager
-def _knotd(workdir: Path, plan: CapturePlan, tools: dict[str, str], socket: Path | None) -> Iterator[None]:
-    """knotd serving the benchmark zone on 127.0.0.1, with dnstap to `socket` when given; stopped after."""
+def _knotd(
+    workdir: Path, plan: CapturePlan, tools: dict[str, str], socket: Path | None, cpus: tuple[int, ...] | None
+) -> Iterator[None]:
+    """knotd serving the benchmark zone on 127.0.0.1, with dnstap to `socket` when given, on `cpus`;
+    stopped after."""
     config = knot_config(workdir, plan)
     if socket is not None:
         config = config.replace("\nzone:\n", "\n" + _DNSTAP.format(socket=socket) + "zone:\n", 1)
     path = workdir / ("knot-dnstap.conf" if socket else "knot.conf")
     path.write_text(config)
     with (workdir / "knotd.stderr").open("ab") as log:
-        knotd = subprocess.Popen([tools["knotd"], "-c", str(path)], stdout=log, stderr=log)
+        knotd = subprocess.Popen(_on(cpus, [tools["knotd"], "-c", str(path)]), stdout=log, stderr=log)
         try:
             _wait_for(lambda: knotd.poll() is not None or _probe_query(plan.port), 30, "knotd to answer")
             if knotd.poll() is not None:
@@ -154,24 +191,39 @@ def _knotd(workdir: Path, plan: CapturePlan, tools: dict[str, str], socket: Path
 
 
 def _dnsperf(
-    tools: dict[str, str], plan: CapturePlan, queries: Path, seconds: int, rate: int
+    tools: dict[str, str],
+    plan: CapturePlan,
+    queries: Path,
+    seconds: int,
+    rate: int,
+    cpus: tuple[int, ...] | None,
 ) -> dict[str, str]:
-    """dnsperf (8 clients, 200 outstanding queries) for `seconds`, at most 100 passes; at `rate` queries/s,
-    or as fast as Knot answers when `rate` is 0."""
+    """dnsperf (8 clients, 200 outstanding queries) for `seconds`, at most 100 passes, on `cpus`; at `rate`
+    queries/s, or as fast as Knot answers when `rate` is 0."""
     command = [
         tools["dnsperf"], "-s", "127.0.0.1", "-p", str(plan.port), "-l", str(seconds), "-n", "100",
         "-c", "8", "-q", "200", "-t", "2", "-T", "1", "-d", str(queries),
         *(["-Q", str(rate)] if rate else []),
     ]  # fmt: skip
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    completed = subprocess.run(
+        _on(cpus, command), capture_output=True, text=True, timeout=seconds + 60, check=False
+    )
     if completed.returncode != 0:
         raise CaptureBuildError(f"dnsperf exited with {completed.returncode}: {completed.stdout[-1500:]}")
     return parse_dnsperf(completed.stdout)
 
 
-def run_live(workdir: Path, seconds: int, rates: tuple[int, ...], log: Any = print) -> list[LiveRun]:
+def run_live(
+    workdir: Path,
+    seconds: int,
+    rates: tuple[int, ...],
+    log: Any = print,
+    placement: Placement = SHARED,
+    busy_neighbour: bool = False,
+) -> list[LiveRun]:
     """The baseline run at full rate, then for each rate in `rates` (queries/s; 0 for full rate) one run
-    with dnstap to the null reader and one to `dnsvigil watch dnstap`."""
+    with dnstap to the null reader, with `busy_neighbour` one to the null reader beside a process that keeps
+    a core busy (on the reader's CPUs), and one to `dnsvigil watch dnstap`; each where `placement` says."""
     tools = require_tools("knotd", "knotc", "dnsperf")
     workdir = workdir.resolve()  # knotd reads its paths from its run directory
     plan = CapturePlan(port=PORT)
@@ -183,15 +235,15 @@ def run_live(workdir: Path, seconds: int, rates: tuple[int, ...], log: Any = pri
 
     log(f"baseline: knotd on 127.0.0.1@{plan.port}, no dnstap, dnsperf for {seconds} s")
     load = OtherLoad()
-    with _knotd(workdir, plan, tools, None):
-        perf = _dnsperf(tools, plan, queries, seconds, 0)
+    with _knotd(workdir, plan, tools, None, placement.server):
+        perf = _dnsperf(tools, plan, queries, seconds, 0, placement.server)
     runs = [LiveRun(None, 0, perf, other_cores=load.cores())]
     log(f"  {runs[0].qps:,.0f} queries/s; other processes used {runs[0].other_cores:.2f} cores")
     for rate in rates:
         pace = f"{rate:,} queries/s" if rate else "full rate"
-        for reader in ("null reader", WATCHER):
+        for reader in ("null reader", *([NULL_BESIDE_BUSY] if busy_neighbour else []), WATCHER):
             log(f"live at {pace}: knotd with dnstap to {reader}")
-            runs.append(_watched(workdir, plan, tools, queries, seconds, rate, reader))
+            runs.append(_watched(workdir, plan, tools, queries, seconds, rate, reader, placement))
             run = runs[-1]
             log(
                 f"  {run.qps:,.0f} queries/s; Knot lost {run.lost_by_knot:,} of {run.expected:,}; "
@@ -208,6 +260,7 @@ def _watched(
     seconds: int,
     rate: int,
     reader: str,
+    placement: Placement,
 ) -> LiveRun:
     """One run with dnstap: the reader first, then knotd, dnsperf, knotd stopped, the reader stopped."""
 
@@ -224,12 +277,19 @@ def _watched(
         else [sys.executable, str(NULL_READER), str(socket)]
     )  # fmt: skip
     load = OtherLoad()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, env=environment)
+    busy = (
+        subprocess.Popen(_on(placement.reader, [sys.executable, "-c", _BUSY.format(seconds=seconds + 120)]))
+        if reader == NULL_BESIDE_BUSY
+        else None
+    )
+    process = subprocess.Popen(
+        _on(placement.reader, command), stdout=subprocess.PIPE, stderr=stderr, env=environment
+    )
     try:
         _wait_for(socket.is_socket, 60, "the reader's socket")
-        with _knotd(workdir, plan, tools, socket):
+        with _knotd(workdir, plan, tools, socket, placement.server):
             _wait_for(lambda: b"connected" in log_path.read_bytes(), 30, "knotd's dnstap")
-            perf = _dnsperf(tools, plan, queries, seconds, rate)
+            perf = _dnsperf(tools, plan, queries, seconds, rate, placement.server)
         _wait_for(lambda: b"sent STOP" in log_path.read_bytes(), 60, "knotd's dnstap STOP")
         process.send_signal(signal.SIGTERM)
         reaped_before = _children_cpu_seconds()  # knotd and dnsperf are reaped: what follows is the reader's
@@ -237,6 +297,8 @@ def _watched(
         reader_cpu_s = _children_cpu_seconds() - reaped_before
     finally:
         _stop(process, signal.SIGKILL, 10)
+        if busy is not None:
+            _stop(busy, signal.SIGKILL, 10)
         stderr.close()
         shutil.rmtree(folder, ignore_errors=True)
     summary = last_json(out, reader)

@@ -104,11 +104,12 @@ def live_section(runs: Sequence[LiveRun], seconds: int, *, when: str, load: Sequ
         "",
         f"Knot DNS (`knotd`, default workers) serves the ingest benchmark's zone on 127.0.0.1; dnsperf (8 "
         f"clients, 200 outstanding) sends its query mix for {seconds} s. Baseline: Knot alone at full rate. "
-        "Then, for each rate, Knot's mod-dnstap logs every query and response to a Unix socket read by one "
-        "of two readers: a null reader (`detect_bench/null_reader.py`: drains the socket in 1 MiB reads and "
-        "counts frames, nothing else), then `dnsvigil watch dnstap --json` (default settings: 5 s batches, "
-        "the four detectors over the last 10 minutes after each batch). Knot, dnsperf and the reader share "
-        "the machine's cores.",
+        "Then, for each rate, Knot's mod-dnstap logs every query and response to a Unix socket read by each "
+        "reader in turn: a null reader (`detect_bench/null_reader.py`: drains the socket in 1 MiB reads and "
+        "counts frames, nothing else), where shown the same null reader beside a process that keeps a core "
+        "busy (what any busy neighbour costs Knot), then `dnsvigil watch dnstap --json` (default settings: "
+        "5 s batches, the four detectors over the last 10 minutes after each batch). Where each runs is "
+        "said above.",
         "",
         "Knot drops what its dnstap queue (fstrm, 512 messages per worker) cannot hold and counts nothing, "
         "so its losses are measured: each answer dnsperf counted is a query and a response Knot logged "
