@@ -2,7 +2,9 @@
 
 A one-vs-rest logistic model over hashed character 1-4-grams, the public suffix, the label length, the
 (suffix, length) pair and the standardised dense features: families differ in alphabet, length and the
-TLDs they register under, so the suffix, which the detector ignores on purpose, helps here. Two guards
+TLDs they register under, so the suffix, which the detector ignores on purpose, helps here. Each family's
+generative model of whole names (`family_shapes`) adds its weighted log-likelihood to the log-sigmoids;
+the answer is the best family and its share of the softmax (the sigmoids' share, with no weight). Two guards
 answer `unknown`: a confidence below a threshold chosen on validation names, and a label whose dense
 features lie too far outside the ranges the predicted family showed in training (a 30-character label is
 not `virut`, whose labels have 6).
@@ -21,12 +23,11 @@ import numpy.typing as npt
 
 from dnsvigil.dga.alphabet import EncodedLabels
 from dnsvigil.dga.charngrams import linear_scores, ngram_buckets
+from dnsvigil.dga.family_shapes import LENGTH_BUCKETS, SUFFIX_BUCKETS, FamilyShapes, require_shapes
 
 UNKNOWN = "unknown"
 NGRAM_BITS = 14
 ORDERS = (1, 4)
-SUFFIX_BUCKETS = 1024
-LENGTH_BUCKETS = 64
 PAIR_BITS = 11
 # Hashed (suffix, length) pairs: random-letter families differ less in letters than in which lengths
 # they register under which suffixes.
@@ -36,6 +37,7 @@ RANGE_QUANTILES = (0.01, 0.99)  # a family's usual range of each feature
 STORED_WEIGHT_DTYPE = np.float16
 _DENSE_START = SUFFIX_BUCKETS + LENGTH_BUCKETS + PAIR_BUCKETS  # first dense row of `extra_weights`
 _PAIR_MIX = 2654435761  # Knuth's multiplicative hash
+_NEGLIGIBLE = 40.0  # nats below the best family's bound: left out of the softmax (`_choose`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,7 @@ class FamilyModel:
         dense_scale: `(d,)` standard deviations for the same.
         low: `(k, d)` lower end of each family's usual feature range.
         high: `(k, d)` upper end of the same.
+        shapes: each family's generative model of whole names and its weights.
         min_confidence: below this confidence the answer is `unknown`.
         max_distance: beyond this distance from the family's ranges the answer is `unknown`
             (`choose`).
@@ -65,6 +68,7 @@ class FamilyModel:
     dense_scale: npt.NDArray[np.float32]
     low: npt.NDArray[np.float32]
     high: npt.NDArray[np.float32]
+    shapes: FamilyShapes
     min_confidence: float
     max_distance: float
 
@@ -77,10 +81,9 @@ class FamilyModel:
             "dense_scale": (self.dense_scale.shape, (d,)),
             "low": (self.low.shape, (k, d)),
             "high": (self.high.shape, (k, d)),
+            "shapes": (self.shapes.suffix_counts.shape[1:], (k,)),
         }
-        for name, (found, expected) in shapes.items():
-            if found != expected:
-                raise ValueError(f"family model {name} has shape {found}, expected {expected}")
+        require_shapes("family model", shapes)
         if UNKNOWN in self.families:
             raise ValueError(f"{UNKNOWN!r} cannot be a family name")
 
@@ -100,11 +103,12 @@ class FamilyModel:
             ],
             axis=1,
         )
+        shaped = self.shapes.scores(labels, buckets, lengths)
         n = len(labels)
         choice = FamilyChoice(np.empty(n, np.int64), np.empty(n, np.float64), np.empty(n, np.float64))
         _choose(
             decision, rows, self.extra_weights, _DENSE_START, dense, self.dense_mean, self.dense_scale,
-            self.low, self.high, choice.family, choice.confidence, choice.distance,
+            shaped, self.low, self.high, choice.family, choice.confidence, choice.distance,
         )  # fmt: skip
         return choice
 
@@ -120,8 +124,9 @@ class FamilyModel:
 
 @dataclass(frozen=True, slots=True)
 class FamilyChoice:
-    """`FamilyModel.choose`'s answer: per label, the family index, its probability (one-vs-rest sigmoids
-    scaled to sum 1, as scikit-learn gives them) and the distance from the family's usual ranges."""
+    """`FamilyModel.choose`'s answer: per label, the family index, its probability (the softmax of the
+    log-sigmoids plus the shapes' log-likelihoods; with no shapes, the one-vs-rest sigmoids scaled to sum
+    1, as scikit-learn gives them) and the distance from the family's usual ranges."""
 
     family: npt.NDArray[np.int64]
     confidence: npt.NDArray[np.float64]
@@ -137,6 +142,7 @@ def _choose(
     dense: npt.NDArray[np.float32],
     mean: npt.NDArray[np.float32],
     scale: npt.NDArray[np.float32],
+    shaped: npt.NDArray[np.float64],
     low: npt.NDArray[np.float32],
     high: npt.NDArray[np.float32],
     family: npt.NDArray[np.int64],
@@ -145,6 +151,7 @@ def _choose(
 ) -> None:
     k, d = decision.shape[1], dense.shape[1]
     standard = np.empty(d, dtype=np.float32)
+    bound = np.empty(k, dtype=np.float64)
     for row in range(decision.shape[0]):
         scores = decision[row]
         for extra in rows[row]:
@@ -156,14 +163,32 @@ def _choose(
             weight = np.float64(standard[feature])
             for index in range(k):
                 scores[index] += weight * extra_weights[dense_start + feature, index]
-        total, best, best_probability = 0.0, 0, -1.0
+        # log-sigmoid(x) lies within log 2 below min(x, 0): a family whose bound is far below the best bound
+        # adds under e^-39 of the best's share to the softmax, so only the others are computed exactly.
+        top = -math.inf
         for index in range(k):
-            probability = 1.0 / (1.0 + math.exp(-min(max(scores[index], -500.0), 500.0)))
-            total += probability
-            if probability > best_probability:
-                best, best_probability = index, probability
+            bound[index] = min(scores[index], 0.0) + shaped[row, index]
+            top = max(top, bound[index])
+        best = -1
+        for index in range(k):
+            if bound[index] < top - _NEGLIGIBLE:
+                continue
+            linear = scores[index]  # its log-sigmoid, without overflow; within 1e-13 of x below -30
+            if linear < -30.0:
+                sigmoid = linear
+            elif linear >= 0:
+                sigmoid = -math.log1p(math.exp(-linear))
+            else:
+                sigmoid = linear - math.log1p(math.exp(linear))
+            scores[index] = sigmoid + shaped[row, index]
+            if best < 0 or scores[index] > scores[best]:
+                best = index
+        total = 0.0
+        for index in range(k):
+            if bound[index] >= top - _NEGLIGIBLE:
+                total += math.exp(scores[index] - scores[best])
         family[row] = best
-        confidence[row] = best_probability / total  # every sigmoid of a clipped score is above 0
+        confidence[row] = 1.0 / total
         outside = 0.0
         for feature in range(d):
             value = dense[row, feature]

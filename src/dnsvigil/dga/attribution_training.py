@@ -2,10 +2,14 @@
 
 Families with fewer than `MIN_FAMILY_NAMES` training names are not modelled: their validation names stand
 for families the model has never seen, and the confidence threshold is the one that maximises macro-F1
-when those names count as correct only if answered `unknown`.
+when those names count as correct only if answered `unknown`. Before that, the weights of the families'
+generative models (`family_shapes`) are the ones of `SHAPE_WEIGHTS` that maximise macro-F1 over the
+validation names of modelled families.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import numpy.typing as npt
@@ -20,7 +24,9 @@ from dnsvigil.dga.attribution import (
     UNKNOWN,
     FamilyModel,
     sparse_design,
+    suffix_buckets,
 )
+from dnsvigil.dga.family_shapes import FamilyShapes
 from dnsvigil.dga.features import dense_features
 from dnsvigil.dga.metrics import macro_f1
 from dnsvigil.dga.model import Detector
@@ -30,6 +36,11 @@ MIN_FAMILY_NAMES = 40
 KEEP_IN_RANGE = 0.99  # share of correctly attributed validation names the range guard must keep
 ALPHA = 1e-5
 EPOCHS = 10
+SHAPE_WEIGHTS = (
+    (0.0, 1.0, 2.0, 3.0, 4.0),  # of the (suffix, length) log-probability
+    (0.0, 0.5, 1.0, 1.5, 2.0, 3.0),  # of the bigram log-likelihood
+    (0.0, 0.5, -0.5),  # of the log of the family's training names
+)
 
 
 def fit_family_model(train: NameSet, validation: NameSet, detector: Detector, *, seed: int) -> FamilyModel:
@@ -53,6 +64,13 @@ def fit_family_model(train: NameSet, validation: NameSet, detector: Detector, *,
     # Rounded to the precision the artifact stores, so the calibration below sees the shipped weights.
     weights = classifier.coef_.T.astype(STORED_WEIGHT_DTYPE).astype(np.float32)
     low, high = _usual_ranges(dense, modelled.families, families)
+    column = {family: index for index, family in enumerate(families)}
+    shapes = FamilyShapes.fit(
+        labels,
+        suffix_buckets(modelled.suffixes.tolist()),
+        np.array([column[family] for family in modelled.families.tolist()], dtype=np.int64),
+        len(families),
+    )
     model = FamilyModel(
         families,
         np.ascontiguousarray(weights[: 1 << NGRAM_BITS]),
@@ -62,10 +80,11 @@ def fit_family_model(train: NameSet, validation: NameSet, detector: Detector, *,
         scale,
         low,
         high,
+        shapes,
         min_confidence=0.0,
         max_distance=float("inf"),
     )
-    return _calibrate(model, validation, detector)
+    return _calibrate(_weigh_shapes(model, validation, detector), validation, detector)
 
 
 def _usual_ranges(
@@ -75,6 +94,31 @@ def _usual_ranges(
     low = np.stack([np.quantile(dense[truth == family], RANGE_QUANTILES[0], axis=0) for family in families])
     high = np.stack([np.quantile(dense[truth == family], RANGE_QUANTILES[1], axis=0) for family in families])
     return low.astype(np.float32), high.astype(np.float32)
+
+
+def _weigh_shapes(model: FamilyModel, validation: NameSet, detector: Detector) -> FamilyModel:
+    """`model` with the shape weights that best name the modelled families' validation names (ties: the
+    first in `SHAPE_WEIGHTS` order, so the linear model alone wins when the shapes add nothing)."""
+    names = validation.select(np.isin(validation.families, model.families))
+    labels = encode_labels(names.labels.tolist())
+    dense = dense_features(labels, detector.ngrams, detector.words)
+    suffixes, truth, classes = names.suffixes.tolist(), names.families.tolist(), list(model.families)
+    best_score, best = -1.0, model
+    for weights in itertools.product(*SHAPE_WEIGHTS):
+        weighted = _with_shapes(model, model.shapes.weighted(*weights))
+        predicted = np.array(model.families)[weighted.choose(labels, suffixes, dense).family].tolist()
+        score = macro_f1(truth, predicted, classes)[0]
+        if score > best_score:
+            best_score, best = score, weighted
+    return best
+
+
+def _with_shapes(model: FamilyModel, shapes: FamilyShapes) -> FamilyModel:
+    return FamilyModel(
+        model.families, model.ngram_weights, model.extra_weights, model.bias, model.dense_mean,
+        model.dense_scale, model.low, model.high, shapes, min_confidence=model.min_confidence,
+        max_distance=model.max_distance,
+    )  # fmt: skip
 
 
 def _calibrate(model: FamilyModel, validation: NameSet, detector: Detector) -> FamilyModel:
@@ -105,6 +149,7 @@ def _calibrate(model: FamilyModel, validation: NameSet, detector: Detector) -> F
         model.dense_scale,
         model.low,
         model.high,
+        model.shapes,
         min_confidence=float(min_confidence),
         max_distance=max_distance,
     )

@@ -21,6 +21,7 @@ from dnsvigil.dga.alphabet import EncodedLabels, encode_labels
 from dnsvigil.dga.artifact import read_artifact, write_artifact
 from dnsvigil.dga.attribution import STORED_WEIGHT_DTYPE, FamilyModel
 from dnsvigil.dga.charngrams import linear_scores
+from dnsvigil.dga.family_shapes import FamilyShapes
 from dnsvigil.dga.features import dense_features
 from dnsvigil.dga.names import NameParts, Rejection, parse_name, parse_names
 from dnsvigil.dga.ngrams import BenignNgrams
@@ -29,7 +30,7 @@ from dnsvigil.dga.wordsplit import WordTable, shipped_word_table
 from dnsvigil.errors import InputError
 
 SHIPPED_MODEL = Path(__file__).parent / "model" / "dga_model.npz"
-FORMAT = "dnsvigil-dga-model/2"  # 2: (suffix, length) pairs in the family model
+FORMAT = "dnsvigil-dga-model/3"  # 2: (suffix, length) pairs in the family model; 3: family shapes
 DETECTOR_ORDERS = (1, 5)  # character n-grams of the detector's linear model
 
 
@@ -259,6 +260,11 @@ def _to_arrays(model: DgaModel) -> tuple[dict[str, Any], dict[str, npt.NDArray[A
         "families": list(families.families),
         "family_min_confidence": families.min_confidence,
         "family_max_distance": families.max_distance,
+        "family_shape_weights": [
+            families.shapes.shape_weight,
+            families.shapes.bigram_weight,
+            families.shapes.prior_weight,
+        ],
     }
     arrays: dict[str, npt.NDArray[Any]] = {
         "ngrams_bigrams": detector.ngrams.bigrams,
@@ -272,6 +278,8 @@ def _to_arrays(model: DgaModel) -> tuple[dict[str, Any], dict[str, npt.NDArray[A
     for field in ("extra_weights", "bias", "dense_mean", "dense_scale", "low", "high"):
         arrays[f"family_{field}"] = getattr(families, field)
     arrays["family_ngram_weights"] = families.ngram_weights.astype(STORED_WEIGHT_DTYPE)
+    for field in ("pair_counts", "suffix_counts", "length_counts", "bigram_log_probs"):
+        arrays[f"family_shapes_{field}"] = getattr(families.shapes, field)
     return header, arrays
 
 
@@ -294,6 +302,13 @@ def _from_arrays(header: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]) ->
         dense_scale=arrays["family_dense_scale"],
         low=arrays["family_low"],
         high=arrays["family_high"],
+        shapes=FamilyShapes(
+            arrays["family_shapes_pair_counts"],
+            arrays["family_shapes_suffix_counts"],
+            arrays["family_shapes_length_counts"],
+            arrays["family_shapes_bigram_log_probs"],
+            *(float(weight) for weight in header["family_shape_weights"]),
+        ),
         min_confidence=float(header["family_min_confidence"]),
         max_distance=float(header["family_max_distance"]),
     )
