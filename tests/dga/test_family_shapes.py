@@ -3,6 +3,8 @@ that with no weight the attribution is the linear model's alone."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -88,11 +90,7 @@ def test_the_pair_term_is_the_smoothed_count_formula() -> None:
 
 def test_with_no_weight_the_answer_is_the_linear_models(model: DgaModel) -> None:
     families = model.families
-    plain = type(families)(
-        families.families, families.ngram_weights, families.extra_weights, families.bias, families.dense_mean,
-        families.dense_scale, families.low, families.high, families.shapes.weighted(0.0, 0.0, 0.0),
-        min_confidence=families.min_confidence, max_distance=families.max_distance,
-    )  # fmt: skip
+    plain = dataclasses.replace(families, shapes=families.shapes.weighted(0.0, 0.0, 0.0))
     labels = encode_labels(
         _labels("abcdefghijklmnopqrstuvwxyz", 10, 40) + _labels("0123456789abcdef", 16, 40)
     )

@@ -9,6 +9,7 @@ validation names of modelled families.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy.typing as npt
 import scipy.sparse  # type: ignore[import-untyped]
 from sklearn.linear_model import SGDClassifier  # type: ignore[import-untyped]
 
-from dnsvigil.dga.alphabet import encode_labels
+from dnsvigil.dga.alphabet import EncodedLabels, encode_labels
 from dnsvigil.dga.attribution import (
     NGRAM_BITS,
     RANGE_QUANTILES,
@@ -84,7 +85,10 @@ def fit_family_model(train: NameSet, validation: NameSet, detector: Detector, *,
         min_confidence=0.0,
         max_distance=float("inf"),
     )
-    return _calibrate(_weigh_shapes(model, validation, detector), validation, detector)
+    validation_labels = encode_labels(validation.labels.tolist())
+    validation_dense = dense_features(validation_labels, detector.ngrams, detector.words)
+    weighed = _weigh_shapes(model, validation, validation_labels, validation_dense)
+    return _calibrate(weighed, validation, validation_labels, validation_dense)
 
 
 def _usual_ranges(
@@ -96,16 +100,19 @@ def _usual_ranges(
     return low.astype(np.float32), high.astype(np.float32)
 
 
-def _weigh_shapes(model: FamilyModel, validation: NameSet, detector: Detector) -> FamilyModel:
-    """`model` with the shape weights that best name the modelled families' validation names (ties: the
-    first in `SHAPE_WEIGHTS` order, so the linear model alone wins when the shapes add nothing)."""
-    names = validation.select(np.isin(validation.families, model.families))
-    labels = encode_labels(names.labels.tolist())
-    dense = dense_features(labels, detector.ngrams, detector.words)
-    suffixes, truth, classes = names.suffixes.tolist(), names.families.tolist(), list(model.families)
+def _weigh_shapes(
+    model: FamilyModel, validation: NameSet, labels: EncodedLabels, dense: npt.NDArray[np.float32]
+) -> FamilyModel:
+    """`model` with the shape weights that best name the modelled families' validation names (`labels`,
+    `dense`: all validation names'; ties: the first in `SHAPE_WEIGHTS` order, so the linear model alone wins
+    when the shapes add nothing)."""
+    modelled = np.flatnonzero(np.isin(validation.families, model.families))
+    labels, dense = labels.select(modelled), dense[modelled]
+    suffixes, truth = validation.suffixes[modelled].tolist(), validation.families[modelled].tolist()
+    classes = list(model.families)
     best_score, best = -1.0, model
     for weights in itertools.product(*SHAPE_WEIGHTS):
-        weighted = _with_shapes(model, model.shapes.weighted(*weights))
+        weighted = dataclasses.replace(model, shapes=model.shapes.weighted(*weights))
         predicted = np.array(model.families)[weighted.choose(labels, suffixes, dense).family].tolist()
         score = macro_f1(truth, predicted, classes)[0]
         if score > best_score:
@@ -113,18 +120,10 @@ def _weigh_shapes(model: FamilyModel, validation: NameSet, detector: Detector) -
     return best
 
 
-def _with_shapes(model: FamilyModel, shapes: FamilyShapes) -> FamilyModel:
-    return FamilyModel(
-        model.families, model.ngram_weights, model.extra_weights, model.bias, model.dense_mean,
-        model.dense_scale, model.low, model.high, shapes, min_confidence=model.min_confidence,
-        max_distance=model.max_distance,
-    )  # fmt: skip
-
-
-def _calibrate(model: FamilyModel, validation: NameSet, detector: Detector) -> FamilyModel:
-    """Choose `max_distance`, then `min_confidence`, on validation DGA names."""
-    labels = encode_labels(validation.labels.tolist())
-    dense = dense_features(labels, detector.ngrams, detector.words)
+def _calibrate(
+    model: FamilyModel, validation: NameSet, labels: EncodedLabels, dense: npt.NDArray[np.float32]
+) -> FamilyModel:
+    """Choose `max_distance`, then `min_confidence`, on validation DGA names (`labels`, `dense`: theirs)."""
     choice = model.choose(labels, validation.suffixes.tolist(), dense)
     confidence, distance = choice.confidence, choice.distance
     predicted = np.array(model.families)[choice.family]
@@ -140,16 +139,4 @@ def _calibrate(model: FamilyModel, validation: NameSet, detector: Detector) -> F
         return macro_f1(truth, answer.tolist(), classes)[0]
 
     min_confidence = max(candidates, key=lambda threshold: (score(float(threshold)), -threshold))
-    return FamilyModel(
-        model.families,
-        model.ngram_weights,
-        model.extra_weights,
-        model.bias,
-        model.dense_mean,
-        model.dense_scale,
-        model.low,
-        model.high,
-        model.shapes,
-        min_confidence=float(min_confidence),
-        max_distance=max_distance,
-    )
+    return dataclasses.replace(model, min_confidence=float(min_confidence), max_distance=max_distance)

@@ -12,6 +12,7 @@ answer is the linear model's alone. The weights are chosen on validation names (
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numba
@@ -99,15 +100,7 @@ class FamilyShapes:
 
     def weighted(self, shape: float, bigram: float, prior: float) -> FamilyShapes:
         """The same counts with other weights."""
-        return FamilyShapes(
-            self.pair_counts,
-            self.suffix_counts,
-            self.length_counts,
-            self.bigram_log_probs,
-            shape,
-            bigram,
-            prior,
-        )
+        return dataclasses.replace(self, shape_weight=shape, bigram_weight=bigram, prior_weight=prior)
 
     def scores(
         self, labels: EncodedLabels, suffix_bucket: npt.NDArray[np.int64], length: npt.NDArray[np.int64]
