@@ -1,4 +1,5 @@
-"""Storing under stress: a full disk, input outrunning it, a batch stored again, a stop on a full disk."""
+"""Storing under stress: a full disk, input outrunning it, a batch stored again, a stop on a full disk,
+what is queued at a stop."""
 
 from __future__ import annotations
 
@@ -7,12 +8,24 @@ from pathlib import Path
 
 import pytest
 
+from dnsvigil.ingest.dnstap import decode_payloads
 from dnsvigil.store.warehouse import Warehouse
 from dnsvigil.watch import message_processor
+from dnsvigil.watch.batch_queue import BatchQueue
 from dnsvigil.watch.batcher import PendingBatch
-from dnsvigil.watch.message_processor import store_batch
+from dnsvigil.watch.message_processor import MessageProcessor, store_batch
+from dnsvigil.watch.watcher import WatchRun
 from tests.ingest import dnstap_builder as b
-from tests.watch.support import connect, decoded_rows, dnstap_watcher, frames, settings, stored_rows, wait_for
+from tests.watch.support import (
+    Collected,
+    connect,
+    decoded_rows,
+    dnstap_watcher,
+    frames,
+    settings,
+    stored_rows,
+    wait_for,
+)
 
 
 def test_a_full_disk_keeps_the_batch_drops_new_input_counted_and_loses_nothing_kept(
@@ -64,3 +77,22 @@ def test_stopping_with_a_full_disk_counts_what_is_lost(
     summary = watcher.summary
     assert summary is not None and (summary.received, summary.stored, summary.lost) == (5, 0, 5)
     assert any("5 received message(s) could not be stored" in line for line in watcher.events.warnings)
+
+
+def test_what_is_queued_when_stopping_is_stored_in_full_batches(home: Path) -> None:
+    warehouse = Warehouse.open(home, create=True)
+    run = WatchRun(
+        warehouse,
+        source="test",
+        settings=settings(batch_messages=25, batch_seconds=30),
+        events=Collected(),
+        stop=threading.Event(),
+    )
+    queue = BatchQueue(1_000)
+    for first in range(0, 100, 10):
+        queue.put(decode_payloads(frames(10, first=first)).slices)
+    queue.close()  # as a stop does: the ten pieces are still to be stored
+    MessageProcessor(run, queue, origin="unix:/x").run()
+    assert stored_rows(home) == 100
+    # Pieces of 10 gathered to at least 25: 30, 30, 30 and 10, not a file per piece.
+    assert [stored.rows for stored in Warehouse.open(home).listing()["dns_messages"]] == [30, 30, 30, 10]

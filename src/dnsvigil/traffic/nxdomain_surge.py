@@ -31,7 +31,7 @@ from dnsvigil.traffic.detection import (
     instant_of_ns,
     parts_cte,
 )
-from dnsvigil.traffic.zones import RCODE_NXDOMAIN, zone_kind, zone_rows_sql
+from dnsvigil.traffic.zones import RCODE_NXDOMAIN, zone_counts_sql, zone_kind
 
 DETECTOR = "traffic.nxdomain_surge"
 BASELINE_MIN_RESPONSES = 10
@@ -48,10 +48,16 @@ NXDOMAIN_SURGE = register_code(
     )
 )
 
-_PARTS_SQL = f"""
-SELECT zone, bucket, count(*) AS responses, count(*) FILTER (WHERE rcode = {RCODE_NXDOMAIN}) AS nxdomain,
-       epoch_ns(min(ts)) AS first_ns, epoch_ns(max(ts)) AS last_ns
-FROM ({{zone_rows}}) WHERE qr GROUP BY zone, bucket
+_NAME_COUNTS = (
+    f"count(*) AS responses, count(*) FILTER (WHERE rcode = {RCODE_NXDOMAIN}) AS nxdomain,"
+    " min(ts) AS first_ts, max(ts) AS last_ts"
+)
+"""What `_PARTS_SQL` adds up, per query name and window, over responses (`zone_counts_sql`)."""
+
+_PARTS_SQL = """
+SELECT zone, bucket, sum(responses)::BIGINT AS responses, sum(nxdomain)::BIGINT AS nxdomain,
+       epoch_ns(min(first_ts)) AS first_ns, epoch_ns(max(last_ts)) AS last_ns
+FROM ({zone_counts}) GROUP BY zone, bucket
 """
 
 _WINDOWS_SQL = f"""
@@ -132,8 +138,10 @@ class NxdomainSurgeDetector:
         return runner.arrow(_WINDOWS_SQL.format(parts=""), tables={"parts": parts})
 
     def _parts_sql(self, window: TimeWindow) -> tuple[str, list[object]]:
-        zone_rows, params = zone_rows_sql(window, self.window_seconds, with_apex=True)
-        return _PARTS_SQL.format(zone_rows=zone_rows), params
+        zone_counts, params = zone_counts_sql(
+            window, self.window_seconds, _NAME_COUNTS, responses_only=True, with_apex=True
+        )
+        return _PARTS_SQL.format(zone_counts=zone_counts), params
 
     def judge(self, runner: SqlRunner, rows: pa.Table) -> list[Finding]:
         """The surges among `rows`, each zone against the baseline of its windows in `rows`."""

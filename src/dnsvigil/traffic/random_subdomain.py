@@ -31,7 +31,13 @@ from dnsvigil.traffic.detection import (
     parts_cte,
 )
 from dnsvigil.traffic.distinct_sketch import distinct_sql, estimate_sql, rank_sql, register_sql
-from dnsvigil.traffic.zones import RCODE_NXDOMAIN, RCODE_SERVFAIL, zone_kind, zone_rows_sql
+from dnsvigil.traffic.zones import (
+    RCODE_NXDOMAIN,
+    RCODE_SERVFAIL,
+    zone_counts_sql,
+    zone_kind,
+    zone_rows_sql,
+)
 
 DETECTOR = "traffic.random_subdomain"
 CRITICAL_RATE_FACTOR = 10
@@ -47,12 +53,19 @@ RANDOM_SUBDOMAIN = register_code(
     )
 )
 
+_NAME_COUNTS = (
+    f"count(*) FILTER (WHERE NOT qr) AS queries, count(*) FILTER (WHERE qr) AS responses,"
+    f" count(*) FILTER (WHERE qr AND rcode IN ({RCODE_SERVFAIL}, {RCODE_NXDOMAIN})) AS failures,"
+    " min(ts) AS first_ts, max(ts) AS last_ts"
+)
+"""What `_PARTS_SQL` adds up, per query name and window (`zone_counts_sql`)."""
+
 _PARTS_SQL = f"""
-SELECT zone, bucket, {register_sql("child_hash")} AS register, count(*) FILTER (WHERE NOT qr) AS queries,
-       count(*) FILTER (WHERE qr) AS responses,
-       count(*) FILTER (WHERE qr AND rcode IN ({RCODE_SERVFAIL}, {RCODE_NXDOMAIN})) AS failures,
-       max({rank_sql("child_hash")}) AS rank, epoch_ns(min(ts)) AS first_ns, epoch_ns(max(ts)) AS last_ns
-FROM (SELECT *, hash(child) AS child_hash FROM ({{zone_rows}})) GROUP BY zone, bucket, register
+SELECT zone, bucket, {register_sql("child_hash")} AS register, sum(queries)::BIGINT AS queries,
+       sum(responses)::BIGINT AS responses, sum(failures)::BIGINT AS failures,
+       max({rank_sql("child_hash")}) AS rank, epoch_ns(min(first_ts)) AS first_ns,
+       epoch_ns(max(last_ts)) AS last_ns
+FROM (SELECT *, hash(child) AS child_hash FROM ({{zone_counts}})) GROUP BY zone, bucket, register
 """
 """Per zone and window, one row per register of its child labels (`distinct_sketch`), with the counts of
 the messages whose child picked it: they add up to the zone's."""
@@ -129,8 +142,8 @@ class RandomSubdomainDetector:
         return runner.arrow(_WINDOWS_SQL.format(parts=""), self._floors(), tables={"parts": parts})
 
     def _parts_sql(self, window: TimeWindow) -> tuple[str, list[object]]:
-        zone_rows, params = zone_rows_sql(window, self.window_seconds)
-        return _PARTS_SQL.format(zone_rows=zone_rows), params
+        zone_counts, params = zone_counts_sql(window, self.window_seconds, _NAME_COUNTS)
+        return _PARTS_SQL.format(zone_counts=zone_counts), params
 
     def _floors(self) -> list[object]:
         return [self.min_qps * self.window_seconds, self.min_children]

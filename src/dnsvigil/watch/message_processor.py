@@ -103,7 +103,10 @@ class MessageProcessor:
         """One turn: close a batch, try storing, then wait for input. True when done."""
         now = self._clock()
         stopping = self._queue.closed
-        if self._held is None and (self._batcher.due(now) or (stopping and self._batcher.messages)):
+        # Stopping, what is queued is still gathered into full batches: one commit per piece received
+        # would write thousands of small files.
+        drained = stopping and self._batcher.messages and not self._queue.messages
+        if self._held is None and (self._batcher.due(now) or drained):
             self._held = PendingBatch.of(self._decoded(self._batcher.take()), origin=self._origin)
         if self._held is not None and now >= self._retry_at:
             self._store(self._held, now, stopping)
