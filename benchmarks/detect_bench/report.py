@@ -168,7 +168,14 @@ def _pause(milliseconds: object) -> str:
     return f"{milliseconds:,.1f}" if isinstance(milliseconds, int | float) else "–"
 
 
+HAND_WRITTEN = "Written by hand."
+"""How the notes after the live table begin: a rerun keeps them."""
+
+
 def with_live_section(document: str, live: Sequence[str]) -> str:
-    """`document` (DETECT.md) with its live section replaced by `live`, everything before it kept."""
-    kept = document.split(LIVE_HEADING, 1)[0].rstrip("\n") if document else ""
-    return (kept + "\n\n" if kept else "") + "\n".join(live) + "\n"
+    """`document` (DETECT.md) with its live section's table replaced by `live`: everything before it kept,
+    and the notes written by hand after the table (from the paragraph that begins `HAND_WRITTEN`)."""
+    before, _, after = document.partition(LIVE_HEADING)
+    kept = before.rstrip("\n")
+    notes = after[after.find(HAND_WRITTEN) :] if HAND_WRITTEN in after else ""
+    return (kept + "\n\n" if kept else "") + "\n".join(live) + "\n" + ("\n" + notes if notes else "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import struct
 import threading
@@ -14,7 +15,7 @@ from dnsvigil.errors import UsageError
 from dnsvigil.ingest.dnstap_stream import DnstapStreamDecoder
 from dnsvigil.store.warehouse import Warehouse
 from dnsvigil.watch.batch_queue import BatchQueue
-from dnsvigil.watch.dnstap_server import DnstapListener, claim_socket_path
+from dnsvigil.watch.dnstap_server import GATHER_BELOW_BYTES, GATHER_SECONDS, DnstapListener, claim_socket_path
 from dnsvigil.watch.dnstap_watch import warm_up
 from dnsvigil.watch.watcher import WatchRun
 from tests.ingest import dnstap_builder as b
@@ -246,3 +247,48 @@ def test_the_warm_up_runs_the_receiving_code_on_its_own_made_up_stream() -> None
     # Twice: it holds no state, and a made-up stream it cannot decode must not raise.
     warm_up()
     warm_up()
+
+
+class _Transport(asyncio.Transport):
+    """Counts how often reading is paused and resumed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paused = self.resumed = 0
+
+    def pause_reading(self) -> None:
+        self.paused += 1
+
+    def resume_reading(self) -> None:
+        self.resumed += 1
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return default
+
+
+def test_small_receives_pause_reading_briefly_so_that_the_next_gathers_more(
+    home: Path, socket_path: Path
+) -> None:
+    tap, _ = listener(home, socket_path, BatchQueue(100_000))
+    transport = _Transport()
+
+    def receive(data: bytes) -> None:
+        space = peer.get_buffer(len(data))
+        space[: len(data)] = data
+        peer.buffer_updated(len(data))
+
+    async def scenario() -> tuple[int, int]:
+        receive(b.control_frame(b.START) + b"".join(map(b.data_frame, frames(3))))
+        paused_at_once = (transport.paused, transport.resumed)
+        await asyncio.sleep(GATHER_SECONDS * 10)
+        return paused_at_once
+
+    peer = tap._new_peer()
+    peer.connection_made(transport)
+    assert asyncio.run(scenario()) == (1, 0)
+    assert (transport.paused, transport.resumed) == (1, 1)  # resumed after the pause
+    burst = b"".join(map(b.data_frame, frames(GATHER_BELOW_BYTES // 40, first=3)))
+    assert len(burst) >= GATHER_BELOW_BYTES
+    receive(burst)  # a large receive: no pause, reading goes on
+    assert transport.paused == 1
+    assert tap.run.stats.summary().received == 3 + GATHER_BELOW_BYTES // 40

@@ -30,6 +30,16 @@ from dnsvigil.watch.watcher import WatchRun
 
 RECEIVE_BYTES = 256 << 10
 """Bytes asked of the socket per receive: more than its buffer holds, so one read drains it."""
+GATHER_BELOW_BYTES = 64 << 10
+GATHER_SECONDS = 0.002
+"""A receive of fewer bytes than `GATHER_BELOW_BYTES` pauses reading from that sender for `GATHER_SECONDS`.
+
+A name server writes dnstap in small pieces, and every receive costs the same interpreter work however
+little it brings: read as soon as anything arrives, a busy server's stream came in thousands of reads a
+second of a few kilobytes, and the receiving thread held the interpreter lock so much that storing fell
+behind (`benchmarks/DETECT.md`). Pausing lets the socket gather a few milliseconds of input (at 330,000
+messages a second, 80 kB of the sender's 200 kB socket buffer) for one read; a stream fast enough to fill
+the buffer brings large reads and is never paused."""
 DROP_NOTICE_SECONDS = 10.0
 
 
@@ -190,6 +200,9 @@ class _Peer(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         self._bytes += nbytes
+        if nbytes < GATHER_BELOW_BYTES and self._transport is not None:
+            self._transport.pause_reading()
+            asyncio.get_running_loop().call_later(GATHER_SECONDS, self._transport.resume_reading)
         try:
             chunk = self._decoder.buffer_updated(nbytes)
         except InputError as error:  # not Frame Streams, or not dnstap
