@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
 
-from dnsvigil.watch.detection_runner import DetectionRunner, next_run_time
+from dnsvigil.watch.detection_runner import EXTRA_NICENESS, DetectionRunner, next_run_time
 from tests.watch.support import wait_for
 
 
@@ -70,3 +71,15 @@ def test_a_failing_run_stops_the_runner_and_is_raised_by_finish() -> None:
     wait_for(detections.failed.is_set, what="the failure")
     with pytest.raises(RuntimeError, match="the detectors broke"):
         runner.finish()
+
+
+def test_the_detectors_run_at_a_lower_cpu_priority_than_the_rest_of_the_watcher() -> None:
+    def own_niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    seen: list[int] = []
+    runner = DetectionRunner(lambda: seen.append(own_niceness()), interval=3600.0, failed=lambda: None)
+    runner.start()
+    runner.stored()
+    runner.finish()
+    assert seen == [min(own_niceness() + EXTRA_NICENESS, 19)]

@@ -6,17 +6,33 @@ would let the queue fill and drop input, so storing only says that rows were sto
 runs take more than a quarter of the time: after a run, the next waits at least three times as long as it
 took, so that receiving and storing (and the name server, on a shared machine) keep most of the cores. (At
 two shared cores and a full-rate name server, half the time was too much: storing fell behind and dropped.)
+And the thread runs at a lower CPU priority than the others: when the watcher's core is busy, storing (which
+must keep up, or input is dropped) gets the CPU first and detection (which may lag a little) what is left.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
 
 REST_FACTOR = 3
 """After a run, the detectors rest at least this many times as long as it took."""
+EXTRA_NICENESS = 5
+"""Niceness the detection thread adds to the process's: at +5 a busy core gives it about a third of what
+storing gets (`benchmarks/DETECT.md`: a full-rate Knot DNS, the watcher on a core of its own)."""
+
+
+def lower_own_priority(extra: int) -> None:
+    """Add `extra` to the calling thread's niceness (Linux schedules each thread at its own); where that is
+    not possible the thread keeps the process's priority."""
+    try:
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, min(os.getpriority(os.PRIO_PROCESS, thread) + extra, 19))
+    except (AttributeError, OSError):
+        pass
 
 
 def next_run_time(started: float, ended: float, *, interval: float) -> float:
@@ -80,6 +96,7 @@ class DetectionRunner:
             raise self._failure
 
     def _loop(self) -> None:
+        lower_own_priority(EXTRA_NICENESS)
         try:
             while self._next_run():
                 started = self._clock()
