@@ -48,7 +48,7 @@ _BUSY = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic()
 costs it, the comparison for the watcher's CPU (it uses about a core at full rate)."""
 _DNSTAP = """mod-dnstap:
   - id: tap
-    sink: "unix:{socket}"
+    sink: "{sink}"
     log-queries: on
     log-responses: on
 
@@ -169,28 +169,35 @@ def _our_seconds() -> float:
 
 
 @contextmanager
-def _knotd(
-    workdir: Path, plan: CapturePlan, tools: dict[str, str], socket: Path | None, cpus: tuple[int, ...] | None
+def knotd(
+    workdir: Path,
+    plan: CapturePlan,
+    tools: dict[str, str],
+    socket: Path | None,
+    cpus: tuple[int, ...] | None,
+    *,
+    to_file: bool = False,
 ) -> Iterator[None]:
-    """knotd serving the benchmark zone on 127.0.0.1, with dnstap to `socket` when given, on `cpus`;
-    stopped after."""
+    """knotd serving the benchmark zone on 127.0.0.1, with dnstap to `socket` when given (to a file at that
+    path with `to_file`), on `cpus`; stopped after."""
     config = knot_config(workdir, plan)
     if socket is not None:
-        config = config.replace("\nzone:\n", "\n" + _DNSTAP.format(socket=socket) + "zone:\n", 1)
+        sink = str(socket) if to_file else f"unix:{socket}"
+        config = config.replace("\nzone:\n", "\n" + _DNSTAP.format(sink=sink) + "zone:\n", 1)
     path = workdir / ("knot-dnstap.conf" if socket else "knot.conf")
     path.write_text(config)
     with (workdir / "knotd.stderr").open("ab") as log:
-        knotd = subprocess.Popen(_on(cpus, [tools["knotd"], "-c", str(path)]), stdout=log, stderr=log)
+        server = subprocess.Popen(_on(cpus, [tools["knotd"], "-c", str(path)]), stdout=log, stderr=log)
         try:
-            _wait_for(lambda: knotd.poll() is not None or _probe_query(plan.port), 30, "knotd to answer")
-            if knotd.poll() is not None:
-                raise CaptureBuildError(f"knotd exited with {knotd.returncode}; see {workdir}/knotd.stderr")
+            _wait_for(lambda: server.poll() is not None or _probe_query(plan.port), 30, "knotd to answer")
+            if server.poll() is not None:
+                raise CaptureBuildError(f"knotd exited with {server.returncode}; see {workdir}/knotd.stderr")
             yield
         finally:
-            _stop_knotd(knotd, tools["knotc"], path)
+            _stop_knotd(server, tools["knotc"], path)
 
 
-def _dnsperf(
+def dnsperf(
     tools: dict[str, str],
     plan: CapturePlan,
     queries: Path,
@@ -235,8 +242,8 @@ def run_live(
 
     log(f"baseline: knotd on 127.0.0.1@{plan.port}, no dnstap, dnsperf for {seconds} s")
     load = OtherLoad()
-    with _knotd(workdir, plan, tools, None, placement.server):
-        perf = _dnsperf(tools, plan, queries, seconds, 0, placement.server)
+    with knotd(workdir, plan, tools, None, placement.server):
+        perf = dnsperf(tools, plan, queries, seconds, 0, placement.server)
     runs = [LiveRun(None, 0, perf, other_cores=load.cores())]
     log(f"  {runs[0].qps:,.0f} queries/s; other processes used {runs[0].other_cores:.2f} cores")
     for rate in rates:
@@ -287,9 +294,9 @@ def _watched(
     )
     try:
         _wait_for(socket.is_socket, 60, "the reader's socket")
-        with _knotd(workdir, plan, tools, socket, placement.server):
+        with knotd(workdir, plan, tools, socket, placement.server):
             _wait_for(lambda: b"connected" in log_path.read_bytes(), 30, "knotd's dnstap")
-            perf = _dnsperf(tools, plan, queries, seconds, rate, placement.server)
+            perf = dnsperf(tools, plan, queries, seconds, rate, placement.server)
         _wait_for(lambda: b"sent STOP" in log_path.read_bytes(), 60, "knotd's dnstap STOP")
         process.send_signal(signal.SIGTERM)
         reaped_before = _children_cpu_seconds()  # knotd and dnsperf are reaped: what follows is the reader's
