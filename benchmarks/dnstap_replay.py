@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--record-seconds", type=int, default=20, help="dnsperf's -l for the recording")
     parser.add_argument("--rerecord", action="store_true", help="record anew even if a recording exists")
     parser.add_argument("--rate", type=int, default=330_000, help="messages a second sent to the watcher")
-    parser.add_argument("--pieces", default="4096,65536", help="bytes per send, comma-separated")
+    parser.add_argument(
+        "--pieces", type=_sizes, default="4096,65536", help="bytes per send, comma-separated (1..1048576)"
+    )
     parser.add_argument(
         "--cpus", default="any,1", help="the watcher's CPUs per run ('any', or a taskset list)"
     )
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         recording = Recording(tap, int(count.read_text()))
     runs: list[Replay] = []
     for cpus in options.cpus.split(","):
-        for piece in (int(size) for size in options.pieces.split(",")):
+        for piece in options.pieces:
             runs.append(
                 replay(recording, rate=options.rate, piece_bytes=piece, cpus=None if cpus == "any" else cpus)
             )
@@ -88,6 +90,17 @@ def main(argv: list[str] | None = None) -> int:
     target.write_text("\n".join(lines) + "\n")
     print(f"results in {target}")
     return 0
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    """A comma-separated list of send sizes, checked before anything is recorded."""
+    try:
+        sizes = tuple(int(size) for size in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of byte counts: {text!r}") from None
+    if not all(1 <= size <= 1 << 20 for size in sizes):
+        raise argparse.ArgumentTypeError(f"each size must be 1..1048576 bytes: {text!r}")
+    return sizes
 
 
 def _row(run: Replay) -> str:
