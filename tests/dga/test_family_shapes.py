@@ -18,7 +18,7 @@ from dnsvigil.dga.family_shapes import (
     SUFFIX_BUCKETS,
     FamilyShapes,
 )
-from dnsvigil.dga.model import DgaModel, load_model
+from dnsvigil.dga.model import DgaModel, dense_part, load_model
 
 RNG = np.random.default_rng(7)
 
@@ -95,7 +95,7 @@ def test_with_no_weight_the_answer_is_the_linear_models(model: DgaModel) -> None
         _labels("abcdefghijklmnopqrstuvwxyz", 10, 40) + _labels("0123456789abcdef", 16, 40)
     )
     suffixes = ["com"] * 40 + ["net"] * 40
-    dense = model.detector.features(labels)[:, :-1]
+    dense = dense_part(model.detector.features(labels, suffixes))
     choice = plain.choose(labels, suffixes, dense)
     # The linear decision, as `choose` builds it, and its sigmoids scaled to sum 1.
     decision = linear_scores(labels, families.ngram_weights, families.bias, orders=(1, 4))

@@ -10,7 +10,7 @@ import pytest
 from dnsvigil.dga.alphabet import encode_labels
 from dnsvigil.dga.attribution import UNKNOWN
 from dnsvigil.dga.dataset import DGA_FILE, deduplicate, read_dga_domains
-from dnsvigil.dga.model import SHIPPED_MODEL, DgaModel, NameScore, load_model
+from dnsvigil.dga.model import SHIPPED_MODEL, DgaModel, NameScore, dense_part, load_model
 from dnsvigil.dga.names import Rejection
 from dnsvigil.errors import InputError
 
@@ -73,8 +73,9 @@ def test_out_of_family_labels_are_unknown(model: DgaModel) -> None:
     labels = ["".join(rng.choice(letters, 60)) for _ in range(20)]
     labels += ["-".join("".join(rng.choice(letters, 5)) for _ in range(10)) for _ in range(20)]
     encoded = encode_labels(labels)
-    dense = model.detector.features(encoded)[:, :-1]
-    families, confidence = model.families.attribute(encoded, ["com"] * len(labels), dense)
+    suffixes = ["com"] * len(labels)
+    dense = dense_part(model.detector.features(encoded, suffixes))
+    families, confidence = model.families.attribute(encoded, suffixes, dense)
     assert families == [UNKNOWN] * len(labels)
     assert ((confidence >= 0) & (confidence <= 1)).all()
 

@@ -19,10 +19,10 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from dnsvigil.dga.alphabet import EncodedLabels, encode_labels
 from dnsvigil.dga.attribution import UNKNOWN
-from dnsvigil.dga.baselines import BASELINES, FOREST_SAMPLE, Baseline
+from dnsvigil.dga.baselines import BASELINES, FOREST_SAMPLE, Baseline, Scorer
 from dnsvigil.dga.dataset import SourceReport
 from dnsvigil.dga.metrics import Rate, macro_f1, rate_above, roc_auc, threshold_at_fpr
-from dnsvigil.dga.model import DgaModel
+from dnsvigil.dga.model import Detector, DgaModel, dense_part
 from dnsvigil.dga.report import (
     DNSVIGIL,
     Attribution,
@@ -60,7 +60,7 @@ HELD_OUT_PANEL = (
 ATTRIBUTION_MIN_TRAINING = 500
 STREAMING_NAMES = 2000
 
-Score = Callable[[EncodedLabels], npt.NDArray[np.float64]]
+Score = Callable[[NameSet], npt.NDArray[np.float64]]
 
 
 def evaluate(
@@ -90,7 +90,7 @@ def evaluate(
     split = time_split(names, seed)
     report(f"time split: training dnsvigil on {len(split.train):,} names")
     model = fit_model(split.train, split.validation, seed=seed, settings=settings, progress=report)
-    time_result = _split_result(split, model.detector.scores, seed, report, family_recall=True)
+    time_result = _split_result(split, _scorer(model.detector), seed, report, family_recall=True)
     attribution = _attribution(model, split)
     report("throughput")
     throughput = _throughput(model, split)
@@ -99,7 +99,7 @@ def evaluate(
         other = make(names, seed)
         report(f"{other.name} split: training dnsvigil")
         detector = fit_detector(other.train, seed=seed, settings=settings)
-        splits.append(_split_result(other, detector.scores, seed, report, family_recall=False))
+        splits.append(_split_result(other, _scorer(detector), seed, report, family_recall=False))
     held_out = _held_out(split, seed, report, settings, panel)
     targets = _targets(time_result, held_out, attribution, throughput)
     notes = (
@@ -145,9 +145,18 @@ def _encoded(names: NameSet) -> EncodedLabels:
     return encode_labels(names.labels.tolist())
 
 
+def _scorer(detector: Detector) -> Score:
+    return lambda names: detector.scores(_encoded(names), names.suffixes.tolist())
+
+
+def _on_labels(scorer: Scorer) -> Score:
+    """A baseline's scorer, which reads labels alone."""
+    return lambda names: scorer(_encoded(names))
+
+
 def _detector_result(name: str, score: Score, split: Split) -> tuple[DetectorResult, npt.NDArray[np.float64]]:
-    validation = score(_encoded(split.validation.benign))
-    benign, dga = score(_encoded(split.test.benign)), score(_encoded(split.test.dga))
+    validation = score(split.validation.benign)
+    benign, dga = score(split.test.benign), score(split.test.dga)
     return DetectorResult(name, roc_auc(benign, dga), operating_points(validation, benign, dga)), dga
 
 
@@ -158,7 +167,7 @@ def _split_result(
     results = [ours]
     for baseline in BASELINES:
         report(f"{split.name} split: baseline {baseline.name}")
-        results.append(_detector_result(baseline.name, baseline.fit(split.train, seed), split)[0])
+        results.append(_detector_result(baseline.name, _on_labels(baseline.fit(split.train, seed)), split)[0])
     recall = {}
     if family_recall:
         threshold = ours.points[0].threshold
@@ -180,11 +189,11 @@ def _held_out(
         report(f"leave one family out: {family}")
         held = leave_family_out(split, family)
         detector = fit_detector(held.train, seed=seed, settings=settings)
-        scorers: list[tuple[str, Score]] = [(DNSVIGIL, detector.scores)]
-        scorers += [(baseline.name, baseline.fit(held.train, seed)) for baseline in cheap]
+        scorers: list[tuple[str, Score]] = [(DNSVIGIL, _scorer(detector))]
+        scorers += [(baseline.name, _on_labels(baseline.fit(held.train, seed))) for baseline in cheap]
         for name, score in scorers:
-            validation = score(_encoded(held.validation.benign))
-            positives = score(_encoded(held.test.dga))
+            validation = score(held.validation.benign)
+            positives = score(held.test.dga)
             recall = {fpr: rate_above(positives, threshold_at_fpr(validation, fpr)) for fpr in TARGET_FPRS}
             rows.append(HeldOutFamily(family, scheme, name, recall))
     return rows
@@ -193,7 +202,7 @@ def _held_out(
 def _attribution(model: DgaModel, split: Split) -> Attribution:
     test = split.test.dga
     encoded = _encoded(test)
-    dense = model.detector.features(encoded)[:, :-1]
+    dense = dense_part(model.detector.features(encoded, test.suffixes.tolist()))
     predicted, _ = model.families.attribute(encoded, test.suffixes.tolist(), dense)
     names, counts = np.unique(split.train.dga.families, return_counts=True)
     large = [

@@ -1,9 +1,10 @@
 """The DGA model: score names, decide which are generated, and name their family.
 
 Scoring goes from text to verdict without scikit-learn: names are reduced to registrable labels
-(`names.parse_names`), described by compiled feature loops, scored by a linear n-gram model and boosted
-trees exported to arrays, and `score > threshold` applies the operating point chosen on validation names
-for a false-positive rate of 1e-3. The model is read once from `model/dga_model.npz` inside the package.
+(`names.parse_names`), described by compiled feature loops and their public suffix's odds of being a DGA's
+(`suffix_odds`), scored by a linear n-gram model and boosted trees exported to arrays, and
+`score > threshold` applies the operating point chosen on validation names for a false-positive rate of
+1e-3. The model is read once from `model/dga_model.npz` inside the package.
 """
 
 from __future__ import annotations
@@ -22,15 +23,17 @@ from dnsvigil.dga.artifact import read_artifact, write_artifact
 from dnsvigil.dga.attribution import STORED_WEIGHT_DTYPE, FamilyModel
 from dnsvigil.dga.charngrams import linear_scores
 from dnsvigil.dga.family_shapes import FamilyShapes
-from dnsvigil.dga.features import dense_features
+from dnsvigil.dga.features import DENSE_FEATURES, dense_features
 from dnsvigil.dga.names import NameParts, Rejection, parse_name, parse_names
 from dnsvigil.dga.ngrams import BenignNgrams
+from dnsvigil.dga.suffix_odds import SuffixOdds
 from dnsvigil.dga.trees import TreeEnsemble
 from dnsvigil.dga.wordsplit import WordTable, shipped_word_table
 from dnsvigil.errors import InputError
 
 SHIPPED_MODEL = Path(__file__).parent / "model" / "dga_model.npz"
-FORMAT = "dnsvigil-dga-model/3"  # 2: (suffix, length) pairs in the family model; 3: family shapes
+FORMAT = "dnsvigil-dga-model/4"  # 2: (suffix, length) pairs in the family model; 3: family shapes;
+# 4: suffix odds in the detector
 DETECTOR_ORDERS = (1, 5)  # character n-grams of the detector's linear model
 
 
@@ -118,23 +121,29 @@ class ScoredNames:
 
 @dataclass(frozen=True, slots=True)
 class Detector:
-    """The scoring half of a model: features, the linear n-gram model and the trees over both."""
+    """The scoring half of a model: features, the linear n-gram model, the suffix odds and the trees."""
 
     ngrams: BenignNgrams
     words: WordTable
     ngram_weights: npt.NDArray[np.float32]
     ngram_bias: npt.NDArray[np.float32]
+    suffix_odds: SuffixOdds
     trees: TreeEnsemble
 
-    def features(self, labels: EncodedLabels) -> npt.NDArray[np.float32]:
-        """The rows the trees read: dense features, then the n-gram model's decision value."""
+    def features(self, labels: EncodedLabels, suffixes: Sequence[str]) -> npt.NDArray[np.float32]:
+        """The rows the trees read: dense features, the n-gram model's decision value, the suffix odds."""
         dense = dense_features(labels, self.ngrams, self.words)
         linear = linear_scores(labels, self.ngram_weights, self.ngram_bias, orders=DETECTOR_ORDERS)
-        return np.hstack([dense, linear.astype(np.float32)])
+        return np.hstack([dense, linear.astype(np.float32), self.suffix_odds.of(suffixes)[:, None]])
 
-    def scores(self, labels: EncodedLabels) -> npt.NDArray[np.float64]:
-        """The score in [0, 1] of each label."""
-        return sigmoid(self.trees.raw_scores(self.features(labels)))
+    def scores(self, labels: EncodedLabels, suffixes: Sequence[str]) -> npt.NDArray[np.float64]:
+        """The score in [0, 1] of each label under its public suffix."""
+        return sigmoid(self.trees.raw_scores(self.features(labels, suffixes)))
+
+
+def dense_part(features: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """The dense feature columns (`features.DENSE_FEATURES`) of the detector's rows."""
+    return features[:, : len(DENSE_FEATURES)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,13 +157,13 @@ class DgaModel:
     def score_labels(
         self, labels: Sequence[str], suffixes: Sequence[str], *, attribute_all: bool = False
     ) -> LabelVerdicts:
-        """Verdicts on registrable labels with their public suffixes (the suffix only informs the family).
+        """Verdicts on registrable labels with their public suffixes.
 
         With `attribute_all`, every label gets its most likely family, DGA-scored or not: a client whose
         many unresolved names one family explains is suspect even where no single name is conclusive.
         """
         encoded = encode_labels(labels)
-        features = self.detector.features(encoded)
+        features = self.detector.features(encoded, suffixes)
         score = sigmoid(self.detector.trees.raw_scores(features))
         is_dga = score > self.info.threshold
         family = [""] * len(labels)
@@ -163,7 +172,7 @@ class DgaModel:
         if len(flagged):
             rows = flagged.tolist()
             names, probabilities = self.families.attribute(
-                encoded.select(flagged), [suffixes[index] for index in rows], features[flagged, :-1]
+                encoded.select(flagged), [suffixes[index] for index in rows], dense_part(features[flagged])
             )
             for index, name in zip(rows, names, strict=True):
                 family[index] = name
@@ -257,6 +266,7 @@ def _to_arrays(model: DgaModel) -> tuple[dict[str, Any], dict[str, npt.NDArray[A
         "validation_tpr": info.validation_tpr,
         "counts": info.counts,
         "trees_baseline": trees.baseline,
+        "suffix_unseen_log_odds": detector.suffix_odds.unseen,
         "families": list(families.families),
         "family_min_confidence": families.min_confidence,
         "family_max_distance": families.max_distance,
@@ -272,6 +282,8 @@ def _to_arrays(model: DgaModel) -> tuple[dict[str, Any], dict[str, npt.NDArray[A
         "ngrams_fourgrams": detector.ngrams.fourgrams,
         "detector_weights": detector.ngram_weights,
         "detector_bias": detector.ngram_bias,
+        "detector_suffixes": np.array(list(detector.suffix_odds.log_odds), dtype=np.str_),
+        "detector_suffix_log_odds": np.array(list(detector.suffix_odds.log_odds.values()), dtype=np.float64),
     }
     for field in ("feature", "threshold", "left", "value", "missing_left", "roots"):
         arrays[f"trees_{field}"] = getattr(trees, field)
@@ -321,7 +333,17 @@ def _from_arrays(header: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]) ->
         counts={str(key): int(value) for key, value in header["counts"].items()},
     )
     ngrams = BenignNgrams(arrays["ngrams_bigrams"], arrays["ngrams_trigrams"], arrays["ngrams_fourgrams"])
+    suffix_odds = SuffixOdds(
+        dict(
+            zip(
+                arrays["detector_suffixes"].tolist(),
+                arrays["detector_suffix_log_odds"].tolist(),
+                strict=True,
+            )
+        ),
+        float(header["suffix_unseen_log_odds"]),
+    )
     detector = Detector(
-        ngrams, shipped_word_table(), arrays["detector_weights"], arrays["detector_bias"], trees
+        ngrams, shipped_word_table(), arrays["detector_weights"], arrays["detector_bias"], suffix_odds, trees
     )
     return DgaModel(detector, families, info)

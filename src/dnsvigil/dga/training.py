@@ -4,10 +4,12 @@ The detector stacks two learners. A logistic regression over hashed character 1-
 families look like character by character (it carries the word identities of wordlist families); its
 decision value joins the lexical, benign n-gram and word-split features as one input of gradient-boosted
 trees, which learn how to weigh them. Training rows get out-of-fold n-gram scores, so the trees learn how
-far to trust them on names the regression has not seen. Benign rows weigh more than DGA rows because the
+far to trust them on names the regression has not seen; the public suffix's odds of being a DGA's
+(`suffix_odds`, also out of fold) are one more input. Benign rows weigh more than DGA rows because the
 operating point sits at a false-positive rate of 1e-3, far in the benign tail. Random base-36 labels
 (`synthetic`) join the DGA rows at a fraction of a real name's weight, so that shapes of random label no
-collected family happens to use do not pass for benign.
+collected family happens to use do not pass for benign; each takes the suffix of a random training name
+of either kind, so the suffix alone does not give them away.
 
 `python -m dnsvigil.dga.training DATA_DIR` regenerates the shipped model (`make model`).
 """
@@ -33,6 +35,7 @@ from dnsvigil.dga.metrics import threshold_at_fpr
 from dnsvigil.dga.model import DETECTOR_ORDERS, SHIPPED_MODEL, Detector, DgaModel, ModelInfo
 from dnsvigil.dga.ngrams import count_ngrams
 from dnsvigil.dga.splits import NameSet, load_name_set, shipped_split
+from dnsvigil.dga.suffix_odds import SuffixOdds, out_of_fold_odds
 from dnsvigil.dga.synthetic import random_labels
 from dnsvigil.dga.trees import from_histogram_boosting
 from dnsvigil.dga.wordsplit import shipped_word_table
@@ -49,7 +52,7 @@ class TrainingSettings:
         ngram_bits: log2 of the hash buckets of the n-gram regression.
         ngram_alpha: its L2 penalty (averaged SGD, logistic loss).
         ngram_epochs: its passes over the data.
-        ngram_folds: folds of its out-of-fold scores for the training rows.
+        ngram_folds: folds of its out-of-fold scores (and of the suffix odds) for the training rows.
         iterations: boosting iterations (trees).
         learning_rate: boosting shrinkage.
         max_leaf_nodes: leaves per tree.
@@ -97,8 +100,12 @@ def fit_model(
     """Fit detector and family model on `train`; fix the threshold and the `unknown` rule on `validation`."""
     report = progress or (lambda message: None)
     detector = fit_detector(train, seed=seed, settings=settings, progress=report)
-    benign_scores = detector.scores(encode_labels(validation.benign.labels.tolist()))
-    dga_scores = detector.scores(encode_labels(validation.dga.labels.tolist()))
+    benign_scores = detector.scores(
+        encode_labels(validation.benign.labels.tolist()), validation.benign.suffixes.tolist()
+    )
+    dga_scores = detector.scores(
+        encode_labels(validation.dga.labels.tolist()), validation.dga.suffixes.tolist()
+    )
     threshold = threshold_at_fpr(benign_scores, settings.target_fpr)
     report("fitting the family model")
     families = fit_family_model(train.dga, validation.dga, detector, seed=seed)
@@ -141,6 +148,18 @@ def fit_detector(
     report("fitting the character n-gram regression")
     counts = _ngram_matrix([benign, dga], settings.ngram_bits)
     out_of_fold, weights, bias = _fit_ngram_regression(counts, target, seed=seed, settings=settings)
+    real_suffixes = np.concatenate([train.benign.suffixes, train.dga.suffixes]).tolist()
+    is_dga = target[: len(real_suffixes)] == 1
+    suffix_odds = SuffixOdds.fit(real_suffixes, is_dga)
+    synthetic_suffixes = np.random.default_rng([seed, 6]).choice(real_suffixes, len(synthetic)).tolist()
+    suffix_column = np.concatenate(
+        [
+            out_of_fold_odds(
+                real_suffixes, is_dga, folds=settings.ngram_folds, rng=np.random.default_rng([seed, 5])
+            ),
+            suffix_odds.of(synthetic_suffixes),
+        ]
+    )
     report(f"fitting {settings.iterations} boosted trees")
     boosting = HistGradientBoostingClassifier(
         max_iter=settings.iterations,
@@ -153,9 +172,11 @@ def fit_detector(
     sample_weight = np.where(target == 0, settings.benign_weight, 1.0)
     sample_weight[len(benign) + len(real) :] = settings.synthetic_weight
     boosting.fit(
-        np.hstack([dense, out_of_fold[:, None].astype(np.float32)]), target, sample_weight=sample_weight
+        np.hstack([dense, out_of_fold[:, None].astype(np.float32), suffix_column[:, None]]),
+        target,
+        sample_weight=sample_weight,
     )
-    return Detector(ngrams, words, weights, bias, from_histogram_boosting(boosting))
+    return Detector(ngrams, words, weights, bias, suffix_odds, from_histogram_boosting(boosting))
 
 
 def _ngram_matrix(batches: list[EncodedLabels], bits: int) -> scipy.sparse.csr_matrix:
