@@ -2,12 +2,12 @@
 
 A one-vs-rest logistic model over hashed character 1-4-grams, the public suffix, the label length, the
 (suffix, length) pair and the standardised dense features: families differ in alphabet, length and the
-TLDs they register under, so the suffix, which the detector ignores on purpose, helps here. Each family's
-generative model of whole names (`family_shapes`) adds its weighted log-likelihood to the log-sigmoids;
-the answer is the best family and its share of the softmax (the sigmoids' share, with no weight). Two guards
-answer `unknown`: a confidence below a threshold chosen on validation names, and a label whose dense
-features lie too far outside the ranges the predicted family showed in training (a 30-character label is
-not `virut`, whose labels have 6).
+TLDs they register under, so the suffix itself is a feature here (the detector reads only its odds of being
+any DGA's). Each family's generative model of whole names (`family_shapes`) adds its weighted
+log-likelihood to the log-sigmoids; the answer is the best family and its share of the softmax (the
+sigmoids' share, with no weight). Two guards answer `unknown`: a confidence below a threshold chosen on
+validation names, and a label whose dense features lie too far outside the ranges the predicted family
+showed in training (a 30-character label is not `virut`, whose labels have 6).
 """
 
 from __future__ import annotations
