@@ -9,6 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from dnsvigil.cli import watch as watch_cli
 from tests.cli.runner import dnsvigil
 from tests.ingest import dnstap_builder as b
 from tests.watch.support import connect, frames, send_bidirectional, stored_rows, wait_for
@@ -143,3 +146,23 @@ def test_the_watcher_lowers_its_own_cpu_priority(home: Path, socket_path: Path) 
         assert watcher.returncode == 0, err
         assert niceness == min(started_at + added, 19), setting
         assert (f"niceness +{added}" in err) == (added > 0), err
+
+
+def test_a_signal_handler_writes_raw_so_it_cannot_reenter_a_print(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM right after start-up can land while the main thread prints its first line, half-way through
+    rich importing its emoji table; a handler printing through rich re-entered that import and failed."""
+
+    class Unprintable:
+        def print(self, *args: object, **kwargs: object) -> None:
+            raise AssertionError("the handler printed through rich")
+
+    monkeypatch.setattr(watch_cli, "stderr", Unprintable())
+    with watch_cli._stop_on_signals() as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.wait(5)
+        with pytest.raises(KeyboardInterrupt):  # a second signal stops at once
+            os.kill(os.getpid(), signal.SIGTERM)
+            stop.wait(5)
+    assert "SIGTERM: storing what was received, then stopping" in capfd.readouterr().err

@@ -94,9 +94,8 @@ def _stop_on_signals() -> Iterator[threading.Event]:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
-        stderr.print(
-            f"{signal.Signals(signum).name}: storing what was received, then stopping (again to stop now)",
-            highlight=False,
+        _write_from_handler(
+            f"{signal.Signals(signum).name}: storing what was received, then stopping (again to stop now)"
         )
 
     previous = {number: signal.signal(number, handle) for number in (signal.SIGINT, signal.SIGTERM)}
@@ -105,6 +104,14 @@ def _stop_on_signals() -> Iterator[threading.Event]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def _write_from_handler(message: str) -> None:
+    """A line on stderr from a signal handler, written raw: the code it interrupted may be half-way through
+    a print or an import (rich imports its emoji table on its first print), which a print from the handler
+    would re-enter and fail on."""
+    with contextlib.suppress(OSError, ValueError):  # no file descriptor: a test runner's captured stream
+        os.write(sys.stderr.fileno(), f"{message}\n".encode())
 
 
 @dataclass(frozen=True, slots=True)
