@@ -102,3 +102,22 @@ def test_a_file_that_is_not_a_model_is_an_input_error(tmp_path: Path) -> None:
     path.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip archive
     with pytest.raises(InputError, match="not a dnsvigil DGA model"):
         DgaModel.from_file(path)
+
+
+def test_repeated_names_are_scored_once_and_answered_alike(
+    model: DgaModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = ["www.google.com", "rememberspace.net", "mail.google.com", "REMEMBERSPACE.net.", "google.com"]
+    texts += ["47faeb4f1b75a48499ba14e9b1cd895a.org", "rememberspace.net", "bad name.com"]
+    alone = [model.score_name(text) for text in texts]
+    scored_labels: list[str] = []
+    score_distinct = DgaModel._score_distinct_labels
+
+    def counting(self: DgaModel, labels: list[str], suffixes: list[str], **options: bool) -> object:
+        scored_labels.extend(labels)
+        return score_distinct(self, labels, suffixes, **options)
+
+    monkeypatch.setattr(DgaModel, "_score_distinct_labels", counting)
+    together = list(model.score_names(texts))
+    assert scored_labels == ["google", "rememberspace", "47faeb4f1b75a48499ba14e9b1cd895a"]
+    assert together == alone

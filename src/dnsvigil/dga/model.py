@@ -161,7 +161,28 @@ class DgaModel:
 
         With `attribute_all`, every label gets its most likely family, DGA-scored or not: a client whose
         many unresolved names one family explains is suspect even where no single name is conclusive.
+        Each distinct (label, suffix) is scored once: a day's query log names `google.com` in many ways.
         """
+        pairs = list(zip(labels, suffixes, strict=True))
+        distinct = dict.fromkeys(pairs)
+        if len(distinct) == len(pairs):
+            return self._score_distinct_labels(labels, suffixes, attribute_all=attribute_all)
+        verdicts = self._score_distinct_labels(
+            [label for label, _ in distinct], [suffix for _, suffix in distinct], attribute_all=attribute_all
+        )
+        row_of = {pair: row for row, pair in enumerate(distinct)}
+        rows = np.fromiter(map(row_of.__getitem__, pairs), np.int64, len(pairs))
+        return LabelVerdicts(
+            verdicts.score[rows],
+            verdicts.is_dga[rows],
+            [verdicts.family[row] for row in rows.tolist()],
+            verdicts.family_confidence[rows],
+        )
+
+    def _score_distinct_labels(
+        self, labels: Sequence[str], suffixes: Sequence[str], *, attribute_all: bool
+    ) -> LabelVerdicts:
+        """`score_labels` of labels known to be distinct."""
         encoded = encode_labels(labels)
         features = self.detector.features(encoded, suffixes)
         score = sigmoid(self.detector.trees.raw_scores(features))
